@@ -1,0 +1,50 @@
+/**
+ * Every failure Rotor reports to a user is a {@link RotorError} with a stable
+ * code. The code decides the HTTP status and the CLI exit code in one place,
+ * so the API, the CLI and the docs cannot disagree.
+ */
+export const ERROR_CODES = {
+  ERR_INVALID_INPUT: { http: 400, exit: 1 },
+  ERR_USAGE: { http: 400, exit: 2 },
+  ERR_INVALID_NAME: { http: 400, exit: 1 },
+  ERR_INVALID_CONFIG: { http: 400, exit: 1 },
+  ERR_INVALID_POLICY: { http: 400, exit: 1 },
+  ERR_UNKNOWN_TYPE: { http: 400, exit: 1 },
+  ERR_SECRET_NOT_FOUND: { http: 404, exit: 1 },
+  ERR_VERSION_NOT_FOUND: { http: 404, exit: 1 },
+  ERR_SECRET_EXISTS: { http: 409, exit: 1 },
+  ERR_ROTATION_IN_PROGRESS: { http: 409, exit: 1 },
+  ERR_VERSION_DESTROYED: { http: 410, exit: 1 },
+  ERR_NOT_INITIALISED: { http: 503, exit: 1 },
+  ERR_ALREADY_INITIALISED: { http: 409, exit: 1 },
+  ERR_MASTER_KEY_MISSING: { http: 503, exit: 1 },
+  ERR_MASTER_KEY_INVALID: { http: 503, exit: 1 },
+  ERR_MASTER_KEY_MISMATCH: { http: 503, exit: 1 },
+  ERR_DECRYPT: { http: 500, exit: 1 },
+  ERR_STORE: { http: 503, exit: 1 },
+  ERR_STORE_URL: { http: 500, exit: 1 },
+} as const satisfies Record<string, { http: number; exit: number }>;
+
+export type RotorErrorCode = keyof typeof ERROR_CODES;
+
+export class RotorError extends Error {
+  readonly code: RotorErrorCode;
+
+  constructor(code: RotorErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RotorError';
+    this.code = code;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+export function isRotorError(error: unknown): error is RotorError {
+  return error instanceof RotorError;
+}

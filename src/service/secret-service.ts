@@ -1,0 +1,150 @@
+import type { Actor } from '../audit/audit-event.js';
+import { RotorError } from '../core/errors.js';
+import { defaultPolicy, graceEndsAt, nextRotationAt, resolvePolicy } from '../core/policy.js';
+import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/secret.js';
+import { assertSecretName } from '../core/secret-name.js';
+import type { SecretValue } from '../core/secret-value.js';
+import { openValue, sealValue } from '../crypto/envelope.js';
+import type { MasterKeyring } from '../crypto/master-keyring.js';
+import {
+  assertSecretType,
+  generateSecretValue,
+  parseSecretConfig,
+} from '../rotators/secret-types.js';
+import type { Sealer, Store, VersionSelector } from '../store/store.js';
+
+export const MAX_VALUE_BYTES = 64 * 1024;
+
+export interface CreateSecretInput {
+  readonly name: string;
+  readonly type: string;
+  readonly config?: unknown;
+  readonly policy?: unknown;
+  /** A value given by the user; generated from the type's config when absent. */
+  readonly value?: SecretValue;
+}
+
+export interface RevealedVersion {
+  readonly name: string;
+  readonly version: VersionRecord;
+  readonly value: SecretValue;
+}
+
+/**
+ * The operations on secrets shared by the CLI and the API: validation,
+ * generation and encryption happen here, persistence in the store.
+ */
+export class SecretService {
+  readonly #store: Store;
+  readonly #keyring: MasterKeyring;
+  readonly #now: () => Date;
+
+  constructor(store: Store, keyring: MasterKeyring, now: () => Date = () => new Date()) {
+    this.#store = store;
+    this.#keyring = keyring;
+    this.#now = now;
+  }
+
+  async create(input: CreateSecretInput, actor: Actor): Promise<SecretRecord> {
+    assertSecretName(input.name);
+    assertSecretType(input.type);
+    const config = parseSecretConfig(input.type, input.config);
+    const policy = resolvePolicy(input.policy, defaultPolicy(input.type));
+    const value = input.value ?? generateSecretValue(input.type, config);
+    assertValueSize(value);
+    return this.#store.createSecret(
+      {
+        name: input.name,
+        type: input.type,
+        config,
+        policy,
+        nextRotationAt: nextRotationAt(policy, this.#now()) ?? null,
+      },
+      this.#sealer(input.name, value),
+      {
+        actor,
+        action: 'secret.create',
+        details: { type: input.type, generated: input.value === undefined },
+      },
+    );
+  }
+
+  /** Stores a user-given value as the new `current`; the old one stays valid as `previous` for the grace period. */
+  async put(name: string, value: SecretValue, actor: Actor): Promise<VersionRecord> {
+    assertSecretName(name);
+    assertValueSize(value);
+    const secret = await this.#require(name);
+    return this.#store.putVersion(
+      name,
+      this.#sealer(name, value),
+      {
+        graceUntil: graceEndsAt(secret.policy, this.#now()),
+        maxVersions: secret.policy.maxVersions,
+      },
+      { actor, action: 'secret.put' },
+    );
+  }
+
+  async reveal(name: string, selector: VersionSelector, actor: Actor): Promise<RevealedVersion> {
+    assertSecretName(name);
+    const { version, sealed } = await this.#store.readVersion(name, selector, {
+      actor,
+      action: 'secret.read',
+    });
+    return {
+      name,
+      version,
+      value: openValue(sealed, { secret: name, version: version.number }, this.#keyring),
+    };
+  }
+
+  async describe(name: string): Promise<SecretRecord> {
+    assertSecretName(name);
+    return this.#require(name);
+  }
+
+  async list(prefix?: string): Promise<SecretSummary[]> {
+    return this.#store.listSecrets(prefix);
+  }
+
+  async history(name: string): Promise<VersionRecord[]> {
+    assertSecretName(name);
+    return this.#store.listVersions(name);
+  }
+
+  async delete(name: string, actor: Actor): Promise<void> {
+    assertSecretName(name);
+    await this.#store.deleteSecret(name, { actor, action: 'secret.delete' });
+  }
+
+  async #require(name: string): Promise<SecretRecord> {
+    const secret = await this.#store.getSecret(name);
+    if (!secret) throw new RotorError('ERR_SECRET_NOT_FOUND', `secret ${name} does not exist`);
+    return secret;
+  }
+
+  #sealer(name: string, value: SecretValue): Sealer {
+    return (version) => sealValue(value, { secret: name, version }, this.#keyring.current);
+  }
+}
+
+export function selectorFor(
+  stage: Stage | undefined,
+  version: number | undefined,
+): VersionSelector {
+  if (stage !== undefined && version !== undefined) {
+    throw new RotorError('ERR_USAGE', 'give either --stage or --version, not both');
+  }
+  return version !== undefined ? { version } : { stage: stage ?? 'current' };
+}
+
+function assertValueSize(value: SecretValue): void {
+  if (value.byteLength === 0)
+    throw new RotorError('ERR_INVALID_INPUT', 'value: expected a non-empty value');
+  if (value.byteLength > MAX_VALUE_BYTES) {
+    throw new RotorError(
+      'ERR_INVALID_INPUT',
+      `value: expected at most ${MAX_VALUE_BYTES} bytes (got ${value.byteLength})`,
+    );
+  }
+}

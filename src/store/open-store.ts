@@ -1,0 +1,24 @@
+import { RotorError } from '../core/errors.js';
+import { openPostgresStore } from './postgres-store.js';
+import { type OpenOptions, openSqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+/** Opens the store named by a `ROTOR_STORE` value: `sqlite:PATH` or a `postgres://` URL. */
+export async function openStore(url: string, options: OpenOptions): Promise<Store> {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '')
+      throw new RotorError(
+        'ERR_STORE_URL',
+        'ROTOR_STORE sqlite: needs a file path, e.g. sqlite:/var/lib/rotor/rotor.db',
+      );
+    return openSqliteStore(path, options);
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return openPostgresStore(url, options);
+  }
+  throw new RotorError(
+    'ERR_STORE_URL',
+    `ROTOR_STORE must be sqlite:PATH or a postgres:// URL (got ${JSON.stringify(url.slice(0, 12))}…)`,
+  );
+}

@@ -1,0 +1,96 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Row types shared by the SQLite and PostgreSQL stores. Times are epoch
+ * milliseconds and booleans 0/1 so one query layer serves both databases.
+ */
+export interface Database {
+  secrets: SecretsTable;
+  versions: VersionsTable;
+  rotations: RotationsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  tokens: TokensTable;
+  master_keys: MasterKeysTable;
+}
+
+export interface SecretsTable {
+  id: Generated<number>;
+  name: string;
+  type: string;
+  config: string;
+  policy: string;
+  state: string;
+  last_version: number;
+  next_rotation_at: number | null;
+  last_rotated_at: number | null;
+  failure_count: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VersionsTable {
+  id: Generated<number>;
+  secret_id: number;
+  number: number;
+  stage: string | null;
+  state: string;
+  ciphertext: Buffer | null;
+  wrapped_key: Buffer | null;
+  master_key_version: number | null;
+  created_at: number;
+  grace_until: number | null;
+  destroyed_at: number | null;
+}
+
+export interface RotationsTable {
+  id: Generated<number>;
+  secret_id: number;
+  kind: string;
+  state: string;
+  from_version: number;
+  to_version: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  attempt: number;
+  error: string | null;
+  dry_run: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  secret: string | null;
+  version: number | null;
+  outcome: string;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface TokensTable {
+  id: string;
+  hash: string;
+  name: string;
+  policy: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface MasterKeysTable {
+  version: number;
+  key_check: string;
+  created_at: number;
+}
