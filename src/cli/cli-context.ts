@@ -1,16 +1,44 @@
+import { createAlerter } from '../engine/alerter.js';
+import { newLeaseOwner } from '../engine/lease-owner.js';
+import { createLogger } from '../engine/logger.js';
+import { RotationEngine } from '../engine/rotation-engine.js';
 import { openRotor } from '../service/open-rotor.js';
 import { resolveEnvironment } from '../service/rotor-environment.js';
 import { SecretService } from '../service/secret-service.js';
+import type { Store } from '../store/store.js';
 
 /** The actor recorded in the audit trail for commands run from a shell. */
 export const CLI_ACTOR = 'cli';
 
+export interface CliRotor {
+  readonly store: Store;
+  readonly secrets: SecretService;
+  readonly engine: RotationEngine;
+}
+
 /** Opens the local Rotor for one command and always closes it. */
-export async function withSecrets<T>(work: (secrets: SecretService) => Promise<T>): Promise<T> {
+export async function withRotor<T>(work: (rotor: CliRotor) => Promise<T>): Promise<T> {
   const { store, keyring } = await openRotor(resolveEnvironment(process.env));
   try {
-    return await work(new SecretService(store, keyring));
+    const engine = new RotationEngine({
+      store,
+      keyring,
+      alerter: createAlerter(createLogger()),
+      owner: newLeaseOwner(),
+      leaseMs: leaseMsFromEnv(),
+    });
+    return await work({ store, secrets: new SecretService(store, keyring), engine });
   } finally {
     await store.close();
   }
+}
+
+export function withSecrets<T>(work: (secrets: SecretService) => Promise<T>): Promise<T> {
+  return withRotor(({ secrets }) => work(secrets));
+}
+
+/** `ROTOR_LEASE_MS` shortens leases, for tests that resume after a simulated crash on another host. */
+function leaseMsFromEnv(): number | undefined {
+  const value = Number(process.env.ROTOR_LEASE_MS);
+  return Number.isInteger(value) && value >= 100 ? value : undefined;
 }

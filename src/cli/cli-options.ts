@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { RotorError } from '../core/errors.js';
 
 /** A commander parser for an integer option within bounds. */
@@ -36,17 +36,70 @@ export function parseJsonObject(text: string, option: string): Record<string, un
 export interface PolicyFlags {
   readonly schedule?: string;
   readonly timezone?: string;
+  readonly window?: string;
+  readonly jitter?: string;
+  readonly minInterval?: string;
+  readonly blackout?: string[];
   readonly grace?: string;
   readonly maxVersions?: number;
+  readonly maxFailures?: number;
   readonly manual?: boolean;
+}
+
+export function addPolicyOptions(command: Command): Command {
+  return command
+    .option('--schedule <spec>', 'rotation interval (30d, 12h) or cron expression ("0 3 * * 1")')
+    .option('--timezone <tz>', 'IANA time zone for a cron schedule and blackouts')
+    .option('--window <duration>', 'how late after its scheduled time a rotation may still start')
+    .option('--jitter <duration>', 'random delay added to each scheduled time')
+    .option(
+      '--min-interval <duration>',
+      'never rotate on schedule sooner than this after the last rotation',
+    )
+    .option(
+      '--blackout <period>',
+      'no scheduled rotation starts in this period: "CRON for DURATION", e.g. "0 18 * * 5 for 62h" (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--grace <duration>', 'how long the previous version stays valid (default 1h)')
+    .option(
+      '--max-versions <n>',
+      'versions kept with their value (default 10)',
+      integerOption(2, 1000),
+    )
+    .option(
+      '--max-failures <n>',
+      'failed rotations in a row before needs-attention (default 5)',
+      integerOption(1, 100),
+    )
+    .option('--manual', 'never rotate on a schedule');
 }
 
 export function policyFromFlags(flags: PolicyFlags): Record<string, unknown> {
   const policy: Record<string, unknown> = {};
-  if (flags.schedule !== undefined) policy.schedule = flags.schedule;
-  if (flags.timezone !== undefined) policy.timezone = flags.timezone;
-  if (flags.grace !== undefined) policy.grace = flags.grace;
-  if (flags.maxVersions !== undefined) policy.maxVersions = flags.maxVersions;
-  if (flags.manual !== undefined) policy.manual = flags.manual;
+  const copy = [
+    'schedule',
+    'timezone',
+    'window',
+    'jitter',
+    'minInterval',
+    'grace',
+    'maxVersions',
+    'maxFailures',
+    'manual',
+  ] as const;
+  for (const key of copy) if (flags[key] !== undefined) policy[key] = flags[key];
+  if (flags.blackout !== undefined) policy.blackout = flags.blackout.map(parseBlackout);
   return policy;
+}
+
+function parseBlackout(text: string): { start: string; duration: string } {
+  const match = /^(.+?)\s+for\s+(\S+)$/.exec(text.trim());
+  if (!match?.[1] || !match[2]) {
+    throw new RotorError(
+      'ERR_INVALID_POLICY',
+      `--blackout: expected "CRON for DURATION" such as "0 18 * * 5 for 62h" (got ${JSON.stringify(text.slice(0, 60))})`,
+    );
+  }
+  return { start: match[1], duration: match[2] };
 }

@@ -1,8 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { isRotorError } from '../core/errors.js';
+import { auditCommand } from './commands/audit-command.js';
 import { demoCommand } from './commands/demo-command.js';
 import { initCommand } from './commands/init-command.js';
+import { rollbackCommand, rotateCommand } from './commands/rotate-command.js';
+import { runCommand } from './commands/run-command.js';
 import { secretCommand } from './commands/secret-command.js';
+import { statusCommand } from './commands/status-command.js';
 import { type CliIo, processIo } from './output.js';
 
 const USAGE_EXIT = 2;
@@ -14,6 +18,11 @@ export function buildProgram(io: CliIo): Command {
     .showSuggestionAfterError();
   program.addCommand(initCommand(io));
   program.addCommand(secretCommand(io));
+  program.addCommand(rotateCommand(io));
+  program.addCommand(rollbackCommand(io));
+  program.addCommand(runCommand(io));
+  program.addCommand(statusCommand(io));
+  program.addCommand(auditCommand(io));
   program.addCommand(demoCommand(io));
   configureEverywhere(program, io);
   return program;

@@ -23,6 +23,14 @@ export const ERROR_CODES = {
   ERR_DECRYPT: { http: 500, exit: 1 },
   ERR_STORE: { http: 503, exit: 1 },
   ERR_STORE_URL: { http: 500, exit: 1 },
+  ERR_TARGET_UNREACHABLE: { http: 502, exit: 1 },
+  ERR_TARGET_REJECTED: { http: 502, exit: 1 },
+  ERR_TARGET_AUTH: { http: 502, exit: 1 },
+  ERR_LEASE_LOST: { http: 409, exit: 1 },
+  ERR_NO_PREVIOUS: { http: 409, exit: 1 },
+  ERR_NOT_IN_FLIGHT: { http: 409, exit: 1 },
+  ERR_ROTATION_FAILED: { http: 502, exit: 1 },
+  ERR_AUDIT_BROKEN: { http: 500, exit: 1 },
 } as const satisfies Record<string, { http: number; exit: number }>;
 
 export type RotorErrorCode = keyof typeof ERROR_CODES;

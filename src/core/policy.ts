@@ -1,19 +1,36 @@
 import { z } from 'zod';
 import { isDuration, parseDuration } from './duration.js';
 import { RotorError } from './errors.js';
-import { nextScheduledAt, parseSchedule } from './schedule.js';
+import { parseSchedule } from './schedule.js';
 import { describeZodError } from './zod-issues.js';
+
+/** A recurring period in which scheduled rotations must not start (a release freeze, business hours). */
+export interface Blackout {
+  /** Cron expression for when the period starts, in the policy's time zone. */
+  readonly start: string;
+  /** How long the period lasts. */
+  readonly duration: string;
+}
 
 /** Rotation policy of one secret, stored as given (durations stay human-readable). */
 export interface Policy {
   /** An interval (`30d`) or a cron expression (`0 3 * * 1`). */
   readonly schedule: string;
-  /** IANA time zone for a cron schedule. */
+  /** IANA time zone for a cron schedule and blackouts. */
   readonly timezone?: string | undefined;
+  /** How long after its scheduled time a rotation may still start; a missed window waits for the next time. */
+  readonly window?: string | undefined;
+  /** A random delay up to this much is added to each scheduled time, so secrets do not rotate in lockstep. */
+  readonly jitter?: string | undefined;
+  /** Scheduled rotations never come closer than this to the last one. */
+  readonly minInterval?: string | undefined;
+  readonly blackout?: readonly Blackout[] | undefined;
   /** How long `previous` stays valid after a promotion. */
   readonly grace: string;
   /** Versions kept with their value; older deprecated ones are destroyed. */
   readonly maxVersions: number;
+  /** Consecutive failed rotations before the secret is parked as needs-attention. */
+  readonly maxFailures: number;
   /** Never rotated by the scheduler, only on demand. */
   readonly manual: boolean;
 }
@@ -26,13 +43,11 @@ export const DEFAULT_SCHEDULE_BY_TYPE: Readonly<Record<string, string>> = {
   random: '365d',
 };
 
-const duration = (field: string) =>
-  z
-    .string()
-    .refine(isDuration, { message: `expected a duration such as 90s, 12h or 30d` })
-    .describe(field);
+const DURATION_ERROR = 'expected a duration such as 90s, 12h or 30d';
+const duration = z.string({ error: DURATION_ERROR }).refine(isDuration, { error: DURATION_ERROR });
 
-const timezone = z.string().refine(
+const TIMEZONE_ERROR = 'expected an IANA time zone such as Europe/Paris or UTC';
+const timezone = z.string({ error: TIMEZONE_ERROR }).refine(
   (tz) => {
     try {
       new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -41,10 +56,13 @@ const timezone = z.string().refine(
       return false;
     }
   },
-  { message: 'expected an IANA time zone such as Europe/Paris or UTC' },
+  { error: TIMEZONE_ERROR },
 );
 
-const MAX_VERSIONS_ERROR = 'expected an integer from 2 to 1000';
+const boundedInt = (min: number, max: number) => {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+};
 
 const policyInputSchema = z.strictObject({
   schedule: z
@@ -53,12 +71,18 @@ const policyInputSchema = z.strictObject({
     .max(200)
     .optional(),
   timezone: timezone.optional(),
-  grace: duration('grace').optional(),
-  maxVersions: z
-    .int({ error: MAX_VERSIONS_ERROR })
-    .min(2, { error: MAX_VERSIONS_ERROR })
-    .max(1000, { error: MAX_VERSIONS_ERROR })
+  window: duration.optional(),
+  jitter: duration.optional(),
+  minInterval: duration.optional(),
+  blackout: z
+    .array(z.strictObject({ start: z.string().min(1).max(200), duration }), {
+      error: 'expected a list of {start: cron, duration}',
+    })
+    .max(20)
     .optional(),
+  grace: duration.optional(),
+  maxVersions: boundedInt(2, 1000).optional(),
+  maxFailures: boundedInt(1, 100).optional(),
   manual: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
@@ -78,8 +102,10 @@ export function resolvePolicy(input: unknown, base: Policy): Policy {
     );
   }
   const merged: Policy = { ...base, ...stripUndefined(parsed.data) };
-  parseSchedule(merged.schedule, merged.timezone);
-  parseDuration(merged.grace, 'grace');
+  parseSchedule(merged.schedule, merged.timezone, 'schedule');
+  merged.blackout?.forEach((b, i) => {
+    parseSchedule(b.start, merged.timezone, `blackout.${i}.start`);
+  });
   return merged;
 }
 
@@ -88,21 +114,16 @@ export function defaultPolicy(type: string): Policy {
     schedule: DEFAULT_SCHEDULE_BY_TYPE[type] ?? '90d',
     grace: '1h',
     maxVersions: 10,
+    maxFailures: 5,
     manual: false,
   };
-}
-
-/** When the scheduler should next rotate a secret with this policy, counting from `from`. */
-export function nextRotationAt(policy: Policy, from: Date): Date | undefined {
-  if (policy.manual) return undefined;
-  return nextScheduledAt(parseSchedule(policy.schedule, policy.timezone), from);
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Until when a version demoted to `previous` at `at` stays valid. */
 export function graceEndsAt(policy: Policy, at: Date): Date {
   return new Date(at.getTime() + parseDuration(policy.grace, 'grace'));
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -3,8 +3,8 @@ import type { Policy } from './policy.js';
 export const STAGES = ['current', 'pending', 'previous'] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** `active` while the version holds its value; `destroyed` keeps only metadata. */
-export type VersionState = 'active' | 'destroyed';
+/** `active` while the version holds its value; `destroyed` (aged out) and `discarded` (a rotation that never promoted) keep only metadata. */
+export type VersionState = 'active' | 'destroyed' | 'discarded';
 
 export type SecretState = 'active' | 'needs-attention';
 
@@ -24,6 +24,8 @@ export interface SecretRecord {
 
 export interface SecretSummary extends SecretRecord {
   readonly currentVersion: number;
+  /** When the `previous` version stops being valid, if one is in grace. */
+  readonly graceUntil: Date | null;
 }
 
 export interface VersionRecord {

@@ -1,16 +1,14 @@
 import type { Actor } from '../audit/audit-event.js';
 import { RotorError } from '../core/errors.js';
-import { defaultPolicy, graceEndsAt, nextRotationAt, resolvePolicy } from '../core/policy.js';
+import { defaultPolicy, graceEndsAt, resolvePolicy } from '../core/policy.js';
+import { planNextRotation } from '../core/rotation-schedule.js';
 import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/secret.js';
 import { assertSecretName } from '../core/secret-name.js';
 import type { SecretValue } from '../core/secret-value.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
 import type { MasterKeyring } from '../crypto/master-keyring.js';
-import {
-  assertSecretType,
-  generateSecretValue,
-  parseSecretConfig,
-} from '../rotators/secret-types.js';
+import type { RotatorContext } from '../rotators/rotator.js';
+import { rotatorFor } from '../rotators/rotator-registry.js';
 import type { Sealer, Store, VersionSelector } from '../store/store.js';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -47,19 +45,20 @@ export class SecretService {
 
   async create(input: CreateSecretInput, actor: Actor): Promise<SecretRecord> {
     assertSecretName(input.name);
-    assertSecretType(input.type);
-    const config = parseSecretConfig(input.type, input.config);
+    const rotator = rotatorFor(input.type);
+    const config = rotator.parseConfig(input.config);
     const policy = resolvePolicy(input.policy, defaultPolicy(input.type));
-    const value = input.value ?? generateSecretValue(input.type, config);
+    const value =
+      input.value ??
+      (await rotator.generate({ name: input.name, config }, undefined, this.#rotatorContext()));
     assertValueSize(value);
+    const nextRotationAt = planNextRotation(policy, {
+      from: this.#now(),
+      lastRotatedAt: null,
+      random: Math.random,
+    });
     return this.#store.createSecret(
-      {
-        name: input.name,
-        type: input.type,
-        config,
-        policy,
-        nextRotationAt: nextRotationAt(policy, this.#now()) ?? null,
-      },
+      { name: input.name, type: input.type, config, policy, nextRotationAt },
       this.#sealer(input.name, value),
       {
         actor,
@@ -67,6 +66,35 @@ export class SecretService {
         details: { type: input.type, generated: input.value === undefined },
       },
     );
+  }
+
+  /** Changes a secret's policy; the next rotation is planned again from now. */
+  async updatePolicy(name: string, policyInput: unknown, actor: Actor): Promise<SecretRecord> {
+    const secret = await this.describe(name);
+    const policy = resolvePolicy(policyInput, secret.policy);
+    const nextRotationAt =
+      secret.state === 'needs-attention'
+        ? null
+        : planNextRotation(policy, {
+            from: this.#now(),
+            lastRotatedAt: secret.lastRotatedAt,
+            random: Math.random,
+          });
+    return this.#store.updateSecret(
+      name,
+      { policy, nextRotationAt },
+      {
+        actor,
+        action: 'secret.policy_updated',
+        details: { policy },
+      },
+    );
+  }
+
+  /** Lifts needs-attention: failures are forgotten and the secret is due now. */
+  async resume(name: string, actor: Actor): Promise<SecretRecord> {
+    await this.describe(name);
+    return this.#store.resumeSecret(name, this.#now(), { actor, action: 'secret.resumed' });
   }
 
   /** Stores a user-given value as the new `current`; the old one stays valid as `previous` for the grace period. */
@@ -121,6 +149,13 @@ export class SecretService {
     const secret = await this.#store.getSecret(name);
     if (!secret) throw new RotorError('ERR_SECRET_NOT_FOUND', `secret ${name} does not exist`);
     return secret;
+  }
+
+  #rotatorContext(): RotatorContext {
+    return {
+      now: this.#now,
+      readSecret: async (name) => (await this.reveal(name, { stage: 'current' }, 'rotor')).value,
+    };
   }
 
   #sealer(name: string, value: SecretValue): Sealer {

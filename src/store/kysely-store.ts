@@ -1,49 +1,42 @@
-import type { Kysely, Selectable } from 'kysely';
-import { type AuditInput, auditEventHash, canonicalDetails } from '../audit/audit-event.js';
+import { sql } from 'kysely';
+import type { AuditEvent, AuditInput } from '../audit/audit-event.js';
 import { RotorError } from '../core/errors.js';
-import type { Policy } from '../core/policy.js';
+import type { SecretRecord, SecretSummary, VersionRecord } from '../core/secret.js';
+import { appendAuditEvent } from './audit-append.js';
+import type { Db, StoreContext, WriteTransaction } from './kysely-db.js';
+import { KyselyRotationStore } from './kysely-rotation-store.js';
+import type { RotationStore } from './rotation-store.js';
+import { toAuditEvent, toDate, toSealed, toSecret, toVersion } from './row-mappers.js';
 import type {
-  SecretRecord,
-  SecretState,
-  SecretSummary,
-  Stage,
-  VersionRecord,
-  VersionState,
-} from '../core/secret.js';
-import type { Database, SecretsTable, VersionsTable } from './schema.js';
-import type {
+  AuditQuery,
   NewSecret,
   NewToken,
   PutOptions,
   SealedVersion,
   Sealer,
+  SecretUpdate,
   Store,
   StoreDialect,
   VersionSelector,
 } from './store.js';
-
-export type Db = Kysely<Database>;
-
-/** Runs `work` in one write transaction; each dialect knows how to serialise writers. */
-export type WriteTransaction = <T>(work: (tx: Db) => Promise<T>) => Promise<T>;
+import { destroyBeyond, insertVersion } from './version-writes.js';
 
 export interface KyselyStoreOptions {
   readonly db: Db;
   readonly dialect: StoreDialect;
   readonly location: string;
   readonly write: WriteTransaction;
-  readonly now?: () => Date;
-  readonly onClose?: () => Promise<void>;
+  readonly now?: (() => Date) | undefined;
 }
 
 /** The one query layer behind both the SQLite and the PostgreSQL store. */
 export class KyselyStore implements Store {
   readonly dialect: StoreDialect;
   readonly location: string;
+  readonly rotations: RotationStore;
   readonly #db: Db;
   readonly #write: WriteTransaction;
   readonly #now: () => Date;
-  readonly #onClose: (() => Promise<void>) | undefined;
 
   constructor(options: KyselyStoreOptions) {
     this.dialect = options.dialect;
@@ -51,7 +44,8 @@ export class KyselyStore implements Store {
     this.#db = options.db;
     this.#write = options.write;
     this.#now = options.now ?? (() => new Date());
-    this.#onClose = options.onClose;
+    const context: StoreContext = { db: this.#db, write: this.#write, now: this.#now };
+    this.rotations = new KyselyRotationStore(context);
   }
 
   async isInitialised(): Promise<boolean> {
@@ -122,7 +116,7 @@ export class KyselyStore implements Store {
         .executeTakeFirst();
       if (!inserted)
         throw new RotorError('ERR_SECRET_EXISTS', `secret ${secret.name} already exists`);
-      await this.#insertVersion(tx, Number(inserted.id), secret.name, 1, 'current', seal, now);
+      await insertVersion(tx, Number(inserted.id), secret.name, 1, 'current', seal, now);
       await this.#audit(tx, audit, secret.name, 1);
       return toSecret(inserted);
     });
@@ -143,15 +137,25 @@ export class KyselyStore implements Store {
       .innerJoin('versions', (join) =>
         join.onRef('versions.secret_id', '=', 'secrets.id').on('versions.stage', '=', 'current'),
       )
+      .leftJoin('versions as previous', (join) =>
+        join.onRef('previous.secret_id', '=', 'secrets.id').on('previous.stage', '=', 'previous'),
+      )
       .selectAll('secrets')
-      .select('versions.number as current_version')
+      .select(['versions.number as current_version', 'previous.grace_until as grace_until'])
       .orderBy('secrets.name');
-    if (prefix)
-      query = query
-        .where('secrets.name', '>=', prefix)
-        .where('secrets.name', '<', `${prefix}\uffff`);
+    if (prefix) {
+      query = query.where(
+        sql`substr(${sql.ref('secrets.name')}, 1, ${prefix.length})`,
+        '=',
+        prefix,
+      );
+    }
     const rows = await query.execute();
-    return rows.map((r) => ({ ...toSecret(r), currentVersion: Number(r.current_version) }));
+    return rows.map((r) => ({
+      ...toSecret(r),
+      currentVersion: Number(r.current_version),
+      graceUntil: toDate(r.grace_until),
+    }));
   }
 
   async deleteSecret(name: string, audit: AuditInput): Promise<void> {
@@ -209,8 +213,8 @@ export class KyselyStore implements Store {
         .where('stage', '=', 'current')
         .execute();
       const number = Number(secret.last_version);
-      const version = await this.#insertVersion(tx, secretId, name, number, 'current', seal, now);
-      await this.#destroyBeyond(tx, secretId, options.maxVersions, now);
+      const version = await insertVersion(tx, secretId, name, number, 'current', seal, now);
+      await destroyBeyond(tx, secretId, options.maxVersions, now);
       await this.#audit(tx, audit, name, number);
       return version;
     });
@@ -243,27 +247,82 @@ export class KyselyStore implements Store {
       const which =
         'stage' in selector ? `no ${selector.stage} version` : `no version ${selector.version}`;
       if (!row) throw new RotorError('ERR_VERSION_NOT_FOUND', `secret ${name} has ${which}`);
-      if (row.ciphertext === null || row.wrapped_key === null || row.master_key_version === null) {
+      const sealed = toSealed(row);
+      if (!sealed) {
         throw new RotorError(
           'ERR_VERSION_DESTROYED',
           `version ${row.number} of ${name} was destroyed; only its metadata remains`,
         );
       }
       await this.#audit(tx, audit, name, Number(row.number));
-      return {
-        version: toVersion(row),
-        sealed: {
-          ciphertext: Buffer.from(row.ciphertext),
-          wrappedKey: Buffer.from(row.wrapped_key),
-          masterKeyVersion: Number(row.master_key_version),
-        },
-      };
+      return { version: toVersion(row), sealed };
     });
+  }
+
+  async updateSecret(name: string, update: SecretUpdate, audit: AuditInput): Promise<SecretRecord> {
+    return this.#write(async (tx) => {
+      const row = await tx
+        .updateTable('secrets')
+        .set({
+          policy: JSON.stringify(update.policy),
+          next_rotation_at: update.nextRotationAt?.getTime() ?? null,
+          updated_at: this.#now().getTime(),
+        })
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw notFound(name);
+      await this.#audit(tx, audit, name, null);
+      return toSecret(row);
+    });
+  }
+
+  async resumeSecret(name: string, nextRotationAt: Date, audit: AuditInput): Promise<SecretRecord> {
+    return this.#write(async (tx) => {
+      const row = await tx
+        .updateTable('secrets')
+        .set({
+          state: 'active',
+          failure_count: 0,
+          next_rotation_at: nextRotationAt.getTime(),
+          updated_at: this.#now().getTime(),
+        })
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw notFound(name);
+      await this.#audit(tx, audit, name, null);
+      return toSecret(row);
+    });
+  }
+
+  async auditEvents(query: AuditQuery): Promise<AuditEvent[]> {
+    let select = this.#db.selectFrom('audit_events').selectAll();
+    if (query.secret !== undefined) select = select.where('secret', '=', query.secret);
+    if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq);
+    const rows =
+      query.last === undefined
+        ? await select
+            .orderBy('seq', 'asc')
+            .limit(query.limit ?? Number.MAX_SAFE_INTEGER)
+            .execute()
+        : (await select.orderBy('seq', 'desc').limit(query.last).execute()).reverse();
+    return rows.map(toAuditEvent);
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: string }> {
+    const head = await this.#db
+      .selectFrom('audit_head')
+      .select(['seq', 'hash'])
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow(
+        () => new RotorError('ERR_AUDIT_BROKEN', 'the audit chain head row is missing'),
+      );
+    return { seq: Number(head.seq), hash: head.hash };
   }
 
   async close(): Promise<void> {
     await this.#db.destroy();
-    await this.#onClose?.();
   }
 
   async #requireSecretId(db: Db, name: string): Promise<number> {
@@ -276,139 +335,11 @@ export class KyselyStore implements Store {
     return Number(row.id);
   }
 
-  async #insertVersion(
-    tx: Db,
-    secretId: number,
-    name: string,
-    number: number,
-    stage: Stage,
-    seal: Sealer,
-    now: number,
-  ): Promise<VersionRecord> {
-    const sealed = seal(number);
-    const row = await tx
-      .insertInto('versions')
-      .values({
-        secret_id: secretId,
-        number,
-        stage,
-        state: 'active',
-        ciphertext: sealed.ciphertext,
-        wrapped_key: sealed.wrappedKey,
-        master_key_version: sealed.masterKeyVersion,
-        created_at: now,
-        grace_until: null,
-        destroyed_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow(
-        () => new RotorError('ERR_STORE', `could not store version ${number} of ${name}`),
-      );
-    return toVersion(row);
-  }
-
-  /** Destroys the values of deprecated versions beyond the newest `keep`; metadata stays. */
-  async #destroyBeyond(tx: Db, secretId: number, keep: number, now: number): Promise<void> {
-    await tx
-      .updateTable('versions')
-      .set({
-        state: 'destroyed',
-        ciphertext: null,
-        wrapped_key: null,
-        master_key_version: null,
-        destroyed_at: now,
-      })
-      .where('secret_id', '=', secretId)
-      .where('stage', 'is', null)
-      .where('state', '=', 'active')
-      .where('number', 'not in', (eb) =>
-        eb
-          .selectFrom('versions')
-          .select('number')
-          .where('secret_id', '=', secretId)
-          .orderBy('number', 'desc')
-          .limit(keep),
-      )
-      .execute();
-  }
-
-  /** Appends one event to the hash chain inside the caller's transaction. */
-  async #audit(
-    tx: Db,
-    input: AuditInput,
-    secret: string | null,
-    version: number | null,
-  ): Promise<void> {
-    // Bumping the head row first locks it, so concurrent transactions append one after another.
-    const head = await tx
-      .updateTable('audit_head')
-      .set((eb) => ({ seq: eb('seq', '+', 1) }))
-      .where('id', '=', 1)
-      .returning(['seq', 'hash'])
-      .executeTakeFirstOrThrow(
-        () => new RotorError('ERR_STORE', 'the audit chain head is missing'),
-      );
-    const event = {
-      seq: Number(head.seq),
-      at: this.#now().getTime(),
-      actor: input.actor,
-      action: input.action,
-      secret,
-      version,
-      outcome: input.outcome ?? 'success',
-      details: canonicalDetails(input.details),
-      prevHash: head.hash,
-    };
-    const hash = auditEventHash(event);
-    await tx
-      .insertInto('audit_events')
-      .values({
-        seq: event.seq,
-        at: event.at,
-        actor: event.actor,
-        action: event.action,
-        secret,
-        version,
-        outcome: event.outcome,
-        details: event.details,
-        prev_hash: event.prevHash,
-        hash,
-      })
-      .execute();
-    await tx.updateTable('audit_head').set({ hash }).where('id', '=', 1).execute();
+  #audit(tx: Db, input: AuditInput, secret: string | null, version: number | null): Promise<void> {
+    return appendAuditEvent(tx, input, secret, version, this.#now());
   }
 }
 
-function notFound(name: string): RotorError {
+export function notFound(name: string): RotorError {
   return new RotorError('ERR_SECRET_NOT_FOUND', `secret ${name} does not exist`);
-}
-
-function toSecret(row: Selectable<SecretsTable>): SecretRecord {
-  return {
-    name: row.name,
-    type: row.type,
-    config: JSON.parse(row.config) as Record<string, unknown>,
-    policy: JSON.parse(row.policy) as Policy,
-    state: row.state as SecretState,
-    lastVersion: Number(row.last_version),
-    nextRotationAt: toDate(row.next_rotation_at),
-    lastRotatedAt: toDate(row.last_rotated_at),
-    failureCount: Number(row.failure_count),
-    createdAt: new Date(Number(row.created_at)),
-    updatedAt: new Date(Number(row.updated_at)),
-  };
-}
-
-function toVersion(row: Selectable<VersionsTable>): VersionRecord {
-  return {
-    number: Number(row.number),
-    stage: row.stage as Stage | null,
-    state: row.state as VersionState,
-    createdAt: new Date(Number(row.created_at)),
-    graceUntil: toDate(row.grace_until),
-  };
-}
-
-function toDate(ms: number | null): Date | null {
-  return ms === null ? null : new Date(Number(ms));
 }

@@ -2,7 +2,8 @@ import { closeSync, existsSync, openSync, realpathSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { RotorError } from '../core/errors.js';
-import { KyselyStore, type WriteTransaction } from './kysely-store.js';
+import type { WriteTransaction } from './kysely-db.js';
+import { KyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 

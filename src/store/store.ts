@@ -1,7 +1,8 @@
-import type { AuditInput } from '../audit/audit-event.js';
+import type { AuditEvent, AuditInput } from '../audit/audit-event.js';
 import type { Policy } from '../core/policy.js';
 import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/secret.js';
 import type { SealedValue } from '../crypto/envelope.js';
+import type { RotationStore } from './rotation-store.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -39,6 +40,21 @@ export interface PutOptions {
   readonly maxVersions: number;
 }
 
+export interface SecretUpdate {
+  readonly policy: Policy;
+  readonly nextRotationAt: Date | null;
+}
+
+export interface AuditQuery {
+  readonly secret?: string | undefined;
+  /** Only events with a larger sequence number. */
+  readonly afterSeq?: number | undefined;
+  /** The newest `last` events (oldest first). */
+  readonly last?: number | undefined;
+  /** At most this many events from `afterSeq` on (oldest first). */
+  readonly limit?: number | undefined;
+}
+
 /**
  * Persistence for Rotor. Every mutating method is one transaction that also
  * appends its audit event, so neither a change nor its record can exist alone.
@@ -47,6 +63,7 @@ export interface Store {
   readonly dialect: StoreDialect;
   /** Where the store lives, without credentials. */
   readonly location: string;
+  readonly rotations: RotationStore;
 
   isInitialised(): Promise<boolean>;
   masterKeyChecks(): Promise<ReadonlyArray<{ version: number; keyCheck: string }>>;
@@ -59,6 +76,9 @@ export interface Store {
   createSecret(secret: NewSecret, seal: Sealer, audit: AuditInput): Promise<SecretRecord>;
   getSecret(name: string): Promise<SecretRecord | undefined>;
   listSecrets(prefix?: string): Promise<SecretSummary[]>;
+  updateSecret(name: string, update: SecretUpdate, audit: AuditInput): Promise<SecretRecord>;
+  /** Clears failures and needs-attention, and makes the secret due at `nextRotationAt`. */
+  resumeSecret(name: string, nextRotationAt: Date, audit: AuditInput): Promise<SecretRecord>;
   deleteSecret(name: string, audit: AuditInput): Promise<void>;
 
   putVersion(
@@ -70,6 +90,10 @@ export interface Store {
   listVersions(name: string): Promise<VersionRecord[]>;
   /** Reads a sealed value and records the read in the audit trail. */
   readVersion(name: string, selector: VersionSelector, audit: AuditInput): Promise<SealedVersion>;
+
+  auditEvents(query: AuditQuery): Promise<AuditEvent[]>;
+  /** The sequence number and hash of the newest event, kept apart so that deleting the tail shows. */
+  auditHead(): Promise<{ seq: number; hash: string }>;
 
   close(): Promise<void>;
 }

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
-import {
-  defaultPolicy,
-  graceEndsAt,
-  nextRotationAt,
-  resolvePolicy,
-} from '../../src/core/policy.js';
+import { defaultPolicy, graceEndsAt, type Policy, resolvePolicy } from '../../src/core/policy.js';
+import { planNextRotation } from '../../src/core/rotation-schedule.js';
 
 describe('durations', () => {
   it.each([
@@ -31,11 +27,13 @@ describe('durations', () => {
   });
 });
 
+const plan = (policy: Policy, from: Date) => planNextRotation(policy, { from, lastRotatedAt: null, random: () => 0 });
+
 describe('policy', () => {
   const base = defaultPolicy('api-key');
 
   it('has per-type defaults', () => {
-    expect(base).toEqual({ schedule: '90d', grace: '1h', maxVersions: 10, manual: false });
+    expect(base).toEqual({ schedule: '90d', grace: '1h', maxVersions: 10, maxFailures: 5, manual: false });
     expect(defaultPolicy('random').schedule).toBe('365d');
   });
 
@@ -59,7 +57,7 @@ describe('policy', () => {
     [{ timezone: 'Mars/Olympus' }, /timezone: expected an IANA time zone/],
     [
       { colour: 'blue' },
-      /unknown field "colour"; accepted: schedule, timezone, grace, maxVersions, manual/,
+      /unknown field "colour"; accepted: schedule, timezone, window, jitter, minInterval, blackout, grace, maxVersions, maxFailures, manual/,
     ],
   ])('rejects %j', (input, message) => {
     expect(() => resolvePolicy(input, base)).toThrow(
@@ -72,7 +70,7 @@ describe('policy', () => {
 
   it('schedules intervals from the given time', () => {
     const from = new Date('2026-01-01T00:00:00Z');
-    expect(nextRotationAt({ ...base, schedule: '30d' }, from)).toEqual(
+    expect(plan({ ...base, schedule: '30d' }, from)).toEqual(
       new Date('2026-01-31T00:00:00Z'),
     );
   });
@@ -81,11 +79,11 @@ describe('policy', () => {
     const from = new Date('2026-07-01T12:00:00Z');
     const policy = { ...base, schedule: '0 3 * * *', timezone: 'Europe/Paris' };
     // 03:00 in Paris during summer time is 01:00 UTC.
-    expect(nextRotationAt(policy, from)).toEqual(new Date('2026-07-02T01:00:00Z'));
+    expect(plan(policy, from)).toEqual(new Date('2026-07-02T01:00:00Z'));
   });
 
   it('never schedules manual secrets', () => {
-    expect(nextRotationAt({ ...base, manual: true }, new Date())).toBeUndefined();
+    expect(plan({ ...base, manual: true }, new Date())).toBeNull();
   });
 
   it('computes the end of grace', () => {

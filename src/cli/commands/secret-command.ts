@@ -8,10 +8,11 @@ import {
   stageLabels,
   type VersionRecord,
 } from '../../core/secret.js';
-import { assertSecretType, LENGTH_FIELD } from '../../rotators/secret-types.js';
+import { assertSecretType, type SecretType } from '../../rotators/rotator-registry.js';
 import { selectorFor } from '../../service/secret-service.js';
 import { CLI_ACTOR, withSecrets } from '../cli-context.js';
 import {
+  addPolicyOptions,
   integerOption,
   type PolicyFlags,
   parseJsonObject,
@@ -19,6 +20,14 @@ import {
 } from '../cli-options.js';
 import { type CliIo, isoOrNull, printJson, printTable } from '../output.js';
 import { readValueFromStdin } from '../read-stdin.js';
+
+/** The config field that `--length` sets: characters for passwords, bytes of entropy otherwise. */
+const LENGTH_FIELD: Readonly<Record<SecretType, string>> = {
+  password: 'length',
+  'api-key': 'bytes',
+  'jwt-secret': 'bytes',
+  random: 'bytes',
+};
 
 interface CreateFlags extends PolicyFlags {
   type: string;
@@ -161,6 +170,37 @@ export function secretCommand(io: CliIo): Command {
       );
     });
 
+  addPolicyOptions(
+    secret
+      .command('update')
+      .description("change a secret's rotation policy (the next rotation is planned again)")
+      .argument('<name>')
+      .option('--json', 'print JSON'),
+  ).action(async (name: string, flags: PolicyFlags & { json?: boolean }) => {
+    const policy = policyFromFlags(flags);
+    if (Object.keys(policy).length === 0) {
+      throw new RotorError(
+        'ERR_USAGE',
+        'nothing to update: give at least one policy option such as --schedule 30d',
+      );
+    }
+    const updated = await withSecrets((s) => s.updatePolicy(name, policy, CLI_ACTOR));
+    if (flags.json) printJson(io, secretJson(updated));
+    else
+      io.stdout(
+        `updated ${name}; next rotation ${isoOrNull(updated.nextRotationAt) ?? 'manual'}\n`,
+      );
+  });
+
+  secret
+    .command('resume')
+    .description('lift needs-attention: forget failures and rotate at the next run')
+    .argument('<name>')
+    .action(async (name: string) => {
+      await withSecrets((s) => s.resume(name, CLI_ACTOR));
+      io.stdout(`resumed ${name}; it rotates at the next run\n`);
+    });
+
   secret
     .command('delete')
     .description('delete a secret and destroy all its versions')
@@ -173,19 +213,6 @@ export function secretCommand(io: CliIo): Command {
     });
 
   return secret;
-}
-
-function addPolicyOptions(command: Command): Command {
-  return command
-    .option('--schedule <spec>', 'rotation interval (30d, 12h) or cron expression ("0 3 * * 1")')
-    .option('--timezone <tz>', 'IANA time zone for a cron schedule')
-    .option('--grace <duration>', 'how long the previous version stays valid (default 1h)')
-    .option(
-      '--max-versions <n>',
-      'versions kept with their value (default 10)',
-      integerOption(2, 1000),
-    )
-    .option('--manual', 'never rotate on a schedule');
 }
 
 async function confirmDeletion(name: string): Promise<void> {

@@ -16,7 +16,12 @@ export function initialMigration(dialect: StoreDialect): Migration {
               .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
 
       await id('secrets')
-        .addColumn('name', 'text', (c) => c.notNull().unique())
+        // Byte order for names, as in SQLite: listings, prefixes and keyset paging agree on both stores.
+        .addColumn('name', 'text', (c) =>
+          dialect === 'postgres'
+            ? c.notNull().unique().modifyEnd(sql`collate "C"`)
+            : c.notNull().unique(),
+        )
         .addColumn('type', 'text', (c) => c.notNull())
         .addColumn('config', 'text', (c) => c.notNull())
         .addColumn('policy', 'text', (c) => c.notNull())
@@ -28,10 +33,12 @@ export function initialMigration(dialect: StoreDialect): Migration {
         .addColumn('created_at', big, (c) => c.notNull())
         .addColumn('updated_at', big, (c) => c.notNull())
         .execute();
+      // Finding due work is one range scan over this index, whatever the number of secrets.
       await db.schema
-        .createIndex('secrets_next_rotation_at')
+        .createIndex('secrets_due')
         .on('secrets')
-        .column('next_rotation_at')
+        .columns(['next_rotation_at', 'name'])
+        .where(sql.ref('next_rotation_at'), 'is not', null)
         .execute();
 
       await id('versions')

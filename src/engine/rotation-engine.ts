@@ -1,0 +1,463 @@
+import type { Actor, AuditInput } from '../audit/audit-event.js';
+import { isRotorError, RotorError } from '../core/errors.js';
+import { graceEndsAt } from '../core/policy.js';
+import type { Lease, RotationRecord } from '../core/rotation.js';
+import {
+  decideDue,
+  planNextRotation,
+  type Random,
+  retryDelayMs,
+} from '../core/rotation-schedule.js';
+import {
+  nextStep,
+  onFailure,
+  type RotationKind,
+  type RotationStep,
+} from '../core/rotation-state.js';
+import type { SecretRecord } from '../core/secret.js';
+import type { SecretValue } from '../core/secret-value.js';
+import { openValue, sealValue } from '../crypto/envelope.js';
+import type { MasterKeyring } from '../crypto/master-keyring.js';
+import type {
+  Rotator,
+  RotatorContext,
+  RotatorSecret,
+  VersionedValue,
+} from '../rotators/rotator.js';
+import { rotatorFor } from '../rotators/rotator-registry.js';
+import type { Store } from '../store/store.js';
+import type { Alerter } from './alerter.js';
+import { sanitizedMessage } from './error-message.js';
+import { failpointAfter } from './failpoint.js';
+import { isLeaseOwnerDead } from './lease-owner.js';
+
+/** How one rotation ended, as data: the CLI and API report it, nothing throws for a failed target. */
+export interface RotationOutcome {
+  readonly rotation: RotationRecord;
+  readonly result:
+    | 'promoted'
+    | 'retired'
+    | 'rolled_back'
+    | 'dry_run'
+    | 'cancelled'
+    | 'stalled'
+    | 'abandoned';
+  /** Sanitised failure, when there was one. */
+  readonly error?: string | undefined;
+}
+
+export interface RunSummary {
+  readonly outcomes: readonly RotationOutcome[];
+  readonly deferred: ReadonlyArray<{ secret: string; reason: string }>;
+}
+
+export interface EngineOptions {
+  readonly store: Store;
+  readonly keyring: MasterKeyring;
+  readonly alerter: Alerter;
+  readonly owner: string;
+  /** Lease duration; renewed every third of it while a rotation runs. */
+  readonly leaseMs?: number;
+  readonly now?: () => Date;
+  readonly random?: Random;
+  readonly isOwnerDead?: (owner: string) => boolean;
+}
+
+const CANCELLED = 'cancelled on request';
+const BATCH = 100;
+
+/**
+ * Drives rotations through the protocol: every step's effect is committed
+ * before the next starts, so any process can resume any rotation.
+ */
+export class RotationEngine {
+  readonly #store: Store;
+  readonly #keyring: MasterKeyring;
+  readonly #alerter: Alerter;
+  readonly #lease: Lease;
+  readonly #now: () => Date;
+  readonly #random: Random;
+  readonly #isOwnerDead: (owner: string) => boolean;
+
+  constructor(options: EngineOptions) {
+    this.#store = options.store;
+    this.#keyring = options.keyring;
+    this.#alerter = options.alerter;
+    this.#lease = { owner: options.owner, ttlMs: options.leaseMs ?? 60_000 };
+    this.#now = options.now ?? (() => new Date());
+    this.#random = options.random ?? Math.random;
+    this.#isOwnerDead = options.isOwnerDead ?? isLeaseOwnerDead;
+  }
+
+  /** Rotates now, whatever the schedule; a `previous` still in grace is retired first. */
+  async rotate(
+    name: string,
+    actor: Actor,
+    options: { dryRun?: boolean } = {},
+  ): Promise<RotationOutcome> {
+    const dryRun = options.dryRun ?? false;
+    if (!dryRun) await this.#retireEarly(name, actor);
+    const rotation = await this.#begin(name, 'rotate', actor, { dryRun, onlyIfDue: false });
+    return this.#drive(rotation as RotationRecord, actor);
+  }
+
+  /** Makes `previous` current again, through the rotator, as a rotation of its own. */
+  async rollback(name: string, actor: Actor): Promise<RotationOutcome> {
+    const rotation = await this.#begin(name, 'rollback', actor, {
+      dryRun: false,
+      onlyIfDue: false,
+    });
+    return this.#drive(rotation as RotationRecord, actor);
+  }
+
+  /** Stops an in-flight rotation and rolls it back; nothing `pending` is left. */
+  async cancel(name: string, actor: Actor): Promise<RotationOutcome> {
+    const rotation = await this.#store.rotations.takeOverForCancel(name, this.#lease, CANCELLED, {
+      actor,
+      action: 'rotation.cancel_requested',
+    });
+    if (!rotation) {
+      if (!(await this.#store.getSecret(name)))
+        throw new RotorError('ERR_SECRET_NOT_FOUND', `secret ${name} does not exist`);
+      throw new RotorError(
+        'ERR_NOT_IN_FLIGHT',
+        `secret ${name} has no rotation in flight that can be cancelled`,
+      );
+    }
+    return this.#drive(rotation, actor);
+  }
+
+  /**
+   * All work that is due: rotations left unfinished by a crash, grace periods
+   * that ended, secrets whose next rotation came. Returns when none is left.
+   */
+  async runOnce(actor: Actor = 'scheduler'): Promise<RunSummary> {
+    const outcomes: RotationOutcome[] = [];
+    const deferred: Array<{ secret: string; reason: string }> = [];
+    for (const unfinished of await this.#store.rotations.unfinished()) {
+      const claimed = await this.#store.rotations.claim(
+        unfinished.id,
+        this.#lease,
+        this.#isOwnerDead,
+      );
+      if (claimed) outcomes.push(await this.#drive(claimed, actor));
+    }
+    const triedRetire = new Set<string>();
+    for (
+      let batch = await this.#expiredGraces(triedRetire);
+      batch.length > 0;
+      batch = await this.#expiredGraces(triedRetire)
+    ) {
+      for (const name of batch) {
+        triedRetire.add(name);
+        const rotation = await this.#begin(name, 'retire', actor, {
+          dryRun: false,
+          onlyIfDue: true,
+        });
+        if (rotation) outcomes.push(await this.#drive(rotation, actor));
+      }
+    }
+    let after: Awaited<ReturnType<Store['rotations']['dueSecrets']>>[number] | undefined;
+    for (;;) {
+      const due = await this.#store.rotations.dueSecrets(this.#now(), BATCH, after);
+      if (due.length === 0) break;
+      for (const item of due) {
+        after = item;
+        const secret = await this.#store.getSecret(item.name);
+        if (!secret) continue;
+        const decision = decideDue(
+          secret.policy,
+          item.nextRotationAt,
+          this.#now(),
+          secret.lastRotatedAt,
+          this.#random,
+        );
+        if (decision.action === 'defer') {
+          await this.#store.rotations.defer(item.name, decision.until, {
+            actor,
+            action: 'rotation.deferred',
+            details: { reason: decision.reason, until: decision.until?.toISOString() ?? null },
+          });
+          deferred.push({ secret: item.name, reason: decision.reason });
+          continue;
+        }
+        await this.#retireEarly(item.name, actor);
+        const rotation = await this.#begin(item.name, 'rotate', actor, {
+          dryRun: false,
+          onlyIfDue: true,
+        });
+        if (rotation) outcomes.push(await this.#drive(rotation, actor));
+      }
+    }
+    return { outcomes, deferred };
+  }
+
+  async #expiredGraces(tried: ReadonlySet<string>): Promise<string[]> {
+    const names = await this.#store.rotations.expiredGraces(this.#now(), BATCH + tried.size);
+    return names.filter((n) => !tried.has(n)).slice(0, BATCH);
+  }
+
+  async #begin(
+    name: string,
+    kind: RotationKind,
+    actor: Actor,
+    options: { dryRun: boolean; onlyIfDue: boolean },
+  ): Promise<RotationRecord | undefined> {
+    return this.#store.rotations.begin(
+      { secret: name, kind, lease: this.#lease, ...options },
+      { actor, action: `${kind === 'rotate' ? 'rotation' : kind}.started` },
+    );
+  }
+
+  /** A new rotation would push `previous` out of its stage; retire it on the target first. */
+  async #retireEarly(name: string, actor: Actor): Promise<void> {
+    const versions = await this.#store.listVersions(name);
+    if (!versions.some((v) => v.stage === 'previous')) return;
+    const rotation = await this.#begin(name, 'retire', actor, { dryRun: false, onlyIfDue: false });
+    const outcome = await this.#drive(rotation as RotationRecord, actor);
+    if (outcome.result !== 'retired') {
+      throw new RotorError(
+        'ERR_ROTATION_FAILED',
+        `cannot rotate ${name}: retiring its previous version failed first (${outcome.error ?? outcome.result})`,
+      );
+    }
+  }
+
+  async #drive(start: RotationRecord, actor: Actor): Promise<RotationOutcome> {
+    let rotation = start;
+    const secret = await this.#store.getSecret(rotation.secretName);
+    if (!secret) return { rotation, result: 'abandoned', error: 'the secret was deleted' };
+    const rotator = rotatorFor(secret.type);
+    const renewal = setInterval(() => {
+      void this.#store.rotations.renew(rotation.id, this.#lease).catch(() => undefined);
+    }, this.#lease.ttlMs / 3);
+    renewal.unref();
+    const handled: SecretValue[] = [];
+    try {
+      for (;;) {
+        const step = nextStep(rotation.kind, rotation.state, rotation.dryRun);
+        if (!step) return outcomeOf(rotation);
+        try {
+          rotation = await this.#perform(step, rotation, secret, rotator, actor, handled);
+          failpointAfter(step);
+        } catch (error) {
+          if (isRotorError(error) && error.code === 'ERR_LEASE_LOST') {
+            return { rotation, result: 'abandoned', error: error.message };
+          }
+          const message = sanitizedMessage(error, handled);
+          const failed = await this.#onStepFailure(rotation, step, message, actor);
+          if (failed.result) return failed.result;
+          rotation = failed.rotation;
+        }
+      }
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  async #onStepFailure(
+    rotation: RotationRecord,
+    step: RotationStep,
+    message: string,
+    actor: Actor,
+  ): Promise<{ rotation: RotationRecord; result?: RotationOutcome }> {
+    const rollbackFrom = step === 'rollback' ? undefined : onFailure(rotation.kind, rotation.state);
+    if (rollbackFrom) {
+      const rolling = await this.#store.rotations.advance(
+        rotation.id,
+        this.#lease,
+        rotation.state,
+        rollbackFrom,
+        { actor, action: 'rotation.failed', outcome: 'failure', details: { step, error: message } },
+        message,
+      );
+      return { rotation: rolling };
+    }
+    // A failed rollback, promote or retire stays in its state; a later run retries it after a backoff.
+    const retryAt = new Date(this.#now().getTime() + retryDelayMs(rotation.attempt, this.#random));
+    await this.#store.rotations.release(rotation.id, this.#lease, message, retryAt, {
+      actor,
+      action: `rotation.${step}_failed`,
+    });
+    await this.#alerter.alert({
+      secret: rotation.secretName,
+      rotation: rotation.id,
+      step,
+      message: `${step} failed: ${message}; retrying after ${retryAt.toISOString()}`,
+      needsAttention: false,
+    });
+    return { rotation, result: { rotation, result: 'stalled', error: message } };
+  }
+
+  async #perform(
+    step: RotationStep,
+    rotation: RotationRecord,
+    secret: SecretRecord,
+    rotator: Rotator,
+    actor: Actor,
+    handled: SecretValue[],
+  ): Promise<RotationRecord> {
+    const target: RotatorSecret = { name: secret.name, config: secret.config };
+    const ctx = this.#rotatorContext(actor);
+    const audit = (action: string, details?: Record<string, unknown>): AuditInput => ({
+      actor,
+      action,
+      details,
+    });
+    const rotations = this.#store.rotations;
+    const read = async (version: number): Promise<VersionedValue> => {
+      const value = await this.#valueOf(secret.name, version);
+      handled.push(value);
+      return { version, value };
+    };
+    switch (step) {
+      case 'create': {
+        if (rotation.kind === 'rollback')
+          return rotations.storePending(
+            rotation.id,
+            this.#lease,
+            undefined,
+            audit('rollback.pending_stored'),
+          );
+        const current = await read(rotation.fromVersion);
+        const value = await rotator.generate(target, current, ctx);
+        handled.push(value);
+        return rotations.storePending(
+          rotation.id,
+          this.#lease,
+          (version) => sealValue(value, { secret: secret.name, version }, this.#keyring.current),
+          audit('rotation.pending_stored'),
+        );
+      }
+      case 'apply':
+      case 'verify': {
+        const input = {
+          secret: target,
+          current: await read(rotation.fromVersion),
+          pending: await read(toVersionOf(rotation)),
+        };
+        await (step === 'apply' ? rotator.apply(input, ctx) : rotator.verify(input, ctx));
+        const next = step === 'apply' ? 'applied' : 'verified';
+        return rotations.advance(
+          rotation.id,
+          this.#lease,
+          rotation.state,
+          next,
+          audit(`rotation.${next}`),
+        );
+      }
+      case 'promote': {
+        const now = this.#now();
+        return rotations.promote(
+          rotation.id,
+          this.#lease,
+          {
+            graceUntil: graceEndsAt(secret.policy, now),
+            nextRotationAt: planNextRotation(secret.policy, {
+              from: now,
+              lastRotatedAt: now,
+              random: this.#random,
+            }),
+            maxVersions: secret.policy.maxVersions,
+          },
+          audit(rotation.kind === 'rollback' ? 'rollback.promoted' : 'rotation.promoted'),
+        );
+      }
+      case 'retire': {
+        const retiring = await read(toVersionOf(rotation));
+        await rotator.retire(
+          { secret: target, current: await read(rotation.fromVersion), retiring },
+          ctx,
+        );
+        return rotations.finishRetire(
+          rotation.id,
+          this.#lease,
+          secret.policy.maxVersions,
+          audit('version.retired'),
+        );
+      }
+      case 'rollback':
+        return this.#rollback(rotation, secret, rotator, target, ctx, actor, read);
+    }
+  }
+
+  async #rollback(
+    rotation: RotationRecord,
+    secret: SecretRecord,
+    rotator: Rotator,
+    target: RotatorSecret,
+    ctx: RotatorContext,
+    actor: Actor,
+    read: (version: number) => Promise<VersionedValue>,
+  ): Promise<RotationRecord> {
+    if (rotation.toVersion !== null) {
+      await rotator.rollback(
+        {
+          secret: target,
+          current: await read(rotation.fromVersion),
+          pending: await read(rotation.toVersion),
+        },
+        ctx,
+      );
+    }
+    const failed = !rotation.dryRun && rotation.error !== CANCELLED;
+    const failures = secret.failureCount + 1;
+    const needsAttention = failed && failures >= secret.policy.maxFailures;
+    const retryAt =
+      needsAttention || secret.policy.manual
+        ? null
+        : new Date(this.#now().getTime() + retryDelayMs(failures, this.#random));
+    const finished = await this.#store.rotations.finishRollback(
+      rotation.id,
+      this.#lease,
+      rotation.state,
+      { failed, needsAttention, nextRotationAt: retryAt },
+      { actor, action: 'rotation.rolled_back', details: { dryRun: rotation.dryRun } },
+    );
+    if (failed) {
+      await this.#alerter.alert({
+        secret: secret.name,
+        rotation: rotation.id,
+        step: 'rollback',
+        message: needsAttention
+          ? `rotation failed ${failures} times in a row (${rotation.error}); the secret needs attention and will not be retried until resumed`
+          : `rotation failed (${rotation.error}); rolled back, retrying after ${retryAt?.toISOString() ?? 'a manual rotate'}`,
+        needsAttention,
+      });
+    }
+    return finished;
+  }
+
+  async #valueOf(name: string, version: number): Promise<SecretValue> {
+    const { sealed } = await this.#store.rotations.sealedVersion(name, version);
+    return openValue(sealed, { secret: name, version }, this.#keyring);
+  }
+
+  #rotatorContext(actor: Actor): RotatorContext {
+    return {
+      now: this.#now,
+      readSecret: async (name) => {
+        const { version, sealed } = await this.#store.readVersion(
+          name,
+          { stage: 'current' },
+          { actor, action: 'secret.read' },
+        );
+        return openValue(sealed, { secret: name, version: version.number }, this.#keyring);
+      },
+    };
+  }
+}
+
+function toVersionOf(rotation: RotationRecord): number {
+  if (rotation.toVersion === null)
+    throw new RotorError('ERR_STORE', `rotation ${rotation.id} has no pending version recorded`);
+  return rotation.toVersion;
+}
+
+function outcomeOf(rotation: RotationRecord): RotationOutcome {
+  if (rotation.state === 'done')
+    return { rotation, result: rotation.kind === 'retire' ? 'retired' : 'promoted' };
+  if (rotation.dryRun) return { rotation, result: 'dry_run' };
+  if (rotation.error === CANCELLED) return { rotation, result: 'cancelled' };
+  return { rotation, result: 'rolled_back', error: rotation.error ?? undefined };
+}
