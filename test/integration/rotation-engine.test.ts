@@ -34,7 +34,7 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
   let alerts: Alert[];
   let counter = 0;
 
-  const engine = (owner = 'test-engine', isOwnerDead = () => false) =>
+  const engine = (owner = 'test-engine', isOwnerDead: (owner: string) => boolean = () => false) =>
     new RotationEngine({
       store,
       keyring,
