@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 
 export interface MasterKey {
   readonly version: number;
@@ -32,4 +32,15 @@ export class MasterKeyring {
  */
 export function masterKeyCheck(key: Buffer): string {
   return createHmac('sha256', key).update('rotor master key check v1').digest('hex');
+}
+
+/**
+ * A keyed fingerprint of a value for the audit trail: it lets an auditor tell
+ * whether two events concern the same value without the trail revealing it.
+ */
+export function valueFingerprint(keyring: MasterKeyring, value: Buffer): string {
+  const auditKey = Buffer.from(
+    hkdfSync('sha256', keyring.current.key, Buffer.alloc(0), 'rotor audit fingerprint v1', 32),
+  );
+  return createHmac('sha256', auditKey).update(value).digest('hex').slice(0, 32);
 }

@@ -17,7 +17,7 @@ import {
 import type { SecretRecord } from '../core/secret.js';
 import type { SecretValue } from '../core/secret-value.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
-import type { MasterKeyring } from '../crypto/master-keyring.js';
+import { type MasterKeyring, valueFingerprint } from '../crypto/master-keyring.js';
 import type {
   Rotator,
   RotatorContext,
@@ -326,7 +326,9 @@ export class RotationEngine {
           rotation.id,
           this.#lease,
           (version) => sealValue(value, { secret: secret.name, version }, this.#keyring.current),
-          audit('rotation.pending_stored'),
+          audit('rotation.pending_stored', {
+            valueHmac: valueFingerprint(this.#keyring, value.revealBytes()),
+          }),
         );
       }
       case 'apply':

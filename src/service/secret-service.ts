@@ -6,7 +6,7 @@ import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/
 import { assertSecretName } from '../core/secret-name.js';
 import type { SecretValue } from '../core/secret-value.js';
 import { openValue, sealValue } from '../crypto/envelope.js';
-import type { MasterKeyring } from '../crypto/master-keyring.js';
+import { type MasterKeyring, valueFingerprint } from '../crypto/master-keyring.js';
 import type { RotatorContext } from '../rotators/rotator.js';
 import { rotatorFor } from '../rotators/rotator-registry.js';
 import type { Sealer, Store, VersionSelector } from '../store/store.js';
@@ -63,7 +63,11 @@ export class SecretService {
       {
         actor,
         action: 'secret.create',
-        details: { type: input.type, generated: input.value === undefined },
+        details: {
+          type: input.type,
+          generated: input.value === undefined,
+          valueHmac: valueFingerprint(this.#keyring, value.revealBytes()),
+        },
       },
     );
   }
@@ -109,7 +113,11 @@ export class SecretService {
         graceUntil: graceEndsAt(secret.policy, this.#now()),
         maxVersions: secret.policy.maxVersions,
       },
-      { actor, action: 'secret.put' },
+      {
+        actor,
+        action: 'secret.put',
+        details: { valueHmac: valueFingerprint(this.#keyring, value.revealBytes()) },
+      },
     );
   }
 

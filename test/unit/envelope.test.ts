@@ -11,7 +11,11 @@ import {
   decodeMasterKey,
   readMasterKey,
 } from '../../src/crypto/master-key-source.js';
-import { MasterKeyring, masterKeyCheck } from '../../src/crypto/master-keyring.js';
+import {
+  MasterKeyring,
+  masterKeyCheck,
+  valueFingerprint,
+} from '../../src/crypto/master-keyring.js';
 
 const keyring = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
 const binding = { secret: 'prod/db/app', version: 3 };
@@ -107,5 +111,17 @@ describe('master keys', () => {
     expect(masterKeyCheck(key)).toMatch(/^[0-9a-f]{64}$/);
     expect(masterKeyCheck(key)).toBe(masterKeyCheck(Buffer.from(key)));
     expect(masterKeyCheck(randomBytes(32))).not.toBe(masterKeyCheck(key));
+  });
+});
+
+describe('value fingerprints for the audit trail', () => {
+  it('match for the same value under the same key, and differ otherwise', () => {
+    const value = Buffer.from('s3cr3t-value');
+    const a = valueFingerprint(keyring, value);
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(valueFingerprint(keyring, Buffer.from('s3cr3t-value'))).toBe(a);
+    expect(valueFingerprint(keyring, Buffer.from('s3cr3t-valuf'))).not.toBe(a);
+    const other = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
+    expect(valueFingerprint(other, value)).not.toBe(a);
   });
 });
