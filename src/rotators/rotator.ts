@@ -24,6 +24,9 @@ export interface StepInput {
   readonly pending: VersionedValue;
 }
 
+/** What a drift check found when it used the current value on the target. */
+export type CheckResult = 'accepted' | 'no-target';
+
 export interface RetireInput {
   readonly secret: RotatorSecret;
   readonly current: VersionedValue;
@@ -53,4 +56,12 @@ export interface Rotator {
   retire(input: RetireInput, ctx: RotatorContext): Promise<void>;
   /** Leaves the target accepting `current` and forgetting `pending`. */
   rollback(input: StepInput, ctx: RotatorContext): Promise<void>;
+  /**
+   * Drift check: uses `current` on the target for real. Throws ERR_TARGET_AUTH
+   * when it is rejected (changed behind Rotor's back), ERR_TARGET_UNREACHABLE
+   * when the target cannot be reached; `no-target` when there is nothing to check.
+   */
+  check(secret: RotatorSecret, current: VersionedValue, ctx: RotatorContext): Promise<CheckResult>;
+  /** Rejects a user-supplied value this type cannot use (ERR_INVALID_INPUT naming the field). */
+  validateValue(secret: RotatorSecret, value: SecretValue): void;
 }

@@ -48,9 +48,10 @@ export class SecretService {
     const rotator = rotatorFor(input.type);
     const config = rotator.parseConfig(input.config);
     const policy = resolvePolicy(input.policy, defaultPolicy(input.type));
+    const target = { name: input.name, config };
+    if (input.value) rotator.validateValue(target, input.value);
     const value =
-      input.value ??
-      (await rotator.generate({ name: input.name, config }, undefined, this.#rotatorContext()));
+      input.value ?? (await rotator.generate(target, undefined, this.#rotatorContext()));
     assertValueSize(value);
     const nextRotationAt = planNextRotation(policy, {
       from: this.#now(),
@@ -106,6 +107,7 @@ export class SecretService {
     assertSecretName(name);
     assertValueSize(value);
     const secret = await this.#require(name);
+    rotatorFor(secret.type).validateValue({ name, config: secret.config }, value);
     return this.#store.putVersion(
       name,
       this.#sealer(name, value),

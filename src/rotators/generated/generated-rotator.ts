@@ -34,6 +34,14 @@ export function generatedRotator(type: GeneratedType): Rotator {
     async rollback({ secret, pending }) {
       await hook(secret, 'rollback', pending.version, pending.value);
     },
+    async check(secret, current) {
+      if (!secret.config.webhook) return 'no-target';
+      await hook(secret, 'verify', current.version, current.value);
+      return 'accepted';
+    },
+    validateValue() {
+      // Any non-empty value up to the size limit is a valid key or password given by the user.
+    },
   };
 }
 
