@@ -1,4 +1,5 @@
-import { createAlerter } from '../engine/alerter.js';
+import type { MasterKeyring } from '../crypto/master-keyring.js';
+import { type Alerter, createAlerter } from '../engine/alerter.js';
 import { newLeaseOwner } from '../engine/lease-owner.js';
 import { createLogger } from '../engine/logger.js';
 import { RotationEngine } from '../engine/rotation-engine.js';
@@ -12,6 +13,8 @@ export const CLI_ACTOR = 'cli';
 
 export interface CliRotor {
   readonly store: Store;
+  readonly keyring: MasterKeyring;
+  readonly alerter: Alerter;
   readonly secrets: SecretService;
   readonly engine: RotationEngine;
 }
@@ -20,14 +23,21 @@ export interface CliRotor {
 export async function withRotor<T>(work: (rotor: CliRotor) => Promise<T>): Promise<T> {
   const { store, keyring } = await openRotor(resolveEnvironment(process.env));
   try {
+    const alerter = createAlerter(createLogger());
     const engine = new RotationEngine({
       store,
       keyring,
-      alerter: createAlerter(createLogger()),
+      alerter,
       owner: newLeaseOwner(),
       leaseMs: leaseMsFromEnv(),
     });
-    return await work({ store, secrets: new SecretService(store, keyring), engine });
+    return await work({
+      store,
+      keyring,
+      alerter,
+      secrets: new SecretService(store, keyring),
+      engine,
+    });
   } finally {
     await store.close();
   }

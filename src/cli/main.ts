@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isRotorError } from '../core/errors.js';
 import { auditCommand } from './commands/audit-command.js';
+import { checkCommand } from './commands/check-command.js';
 import { demoCommand } from './commands/demo-command.js';
 import { initCommand } from './commands/init-command.js';
 import { rollbackCommand, rotateCommand } from './commands/rotate-command.js';
@@ -15,13 +16,16 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('rotor')
     .description('Rotor: encrypted, versioned secrets rotated with zero downtime')
     .version('0.1.0')
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    // Root options only before the subcommand: `secret get --version 3` must reach `get`.
+    .enablePositionalOptions();
   program.addCommand(initCommand(io));
   program.addCommand(secretCommand(io));
   program.addCommand(rotateCommand(io));
   program.addCommand(rollbackCommand(io));
   program.addCommand(runCommand(io));
   program.addCommand(statusCommand(io));
+  program.addCommand(checkCommand(io));
   program.addCommand(auditCommand(io));
   program.addCommand(demoCommand(io));
   configureEverywhere(program, io);

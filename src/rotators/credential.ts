@@ -19,7 +19,9 @@ export interface Credential {
 }
 
 const credentialSchema = z.object({
-  engine: z.enum(['postgres', 'mysql', 'redis'], { error: 'expected "postgres", "mysql" or "redis"' }),
+  engine: z.enum(['postgres', 'mysql', 'redis'], {
+    error: 'expected "postgres", "mysql" or "redis"',
+  }),
   host: z.string({ error: 'expected a host name' }).min(1),
   port: z.int({ error: 'expected a port number' }).min(1).max(65535),
   database: z.string({ error: 'expected a database name' }).min(1).optional(),
@@ -70,9 +72,14 @@ export async function readAdminCredential(
   } catch {
     parsed = undefined;
   }
-  const admin = z.object({ username: z.string().min(1), password: z.string().min(1) }).safeParse(parsed);
+  const admin = z
+    .object({ username: z.string().min(1), password: z.string().min(1) })
+    .safeParse(parsed);
   if (!admin.success) {
-    throw new RotorError('ERR_INVALID_CONFIG', `adminSecret ${adminSecret} must hold JSON {"username","password"}`);
+    throw new RotorError(
+      'ERR_INVALID_CONFIG',
+      `adminSecret ${adminSecret} must hold JSON {"username","password"}`,
+    );
   }
   return admin.data;
 }
