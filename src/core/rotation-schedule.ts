@@ -90,7 +90,7 @@ function leaveBlackouts(policy: Policy, at: number): number {
     moved = false;
     for (const period of periods) {
       // A period contains t when it started within lengthMs before t.
-      const start = nextScheduledAt(period.schedule, new Date(t - period.lengthMs - 1));
+      const start = nextScheduledAt(period.schedule, new Date(t - period.lengthMs));
       if (start && start.getTime() <= t && t < start.getTime() + period.lengthMs) {
         t = start.getTime() + period.lengthMs;
         moved = true;

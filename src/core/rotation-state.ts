@@ -1,5 +1,7 @@
 /**
- * The rotation protocol as a pure state machine. Each state names the last
+ * The rotation protocol as a pure state machine. Promotion and retirement end
+ * a rotation (`done`) in the same transaction that moves the stages, so they
+ * need no state of their own. Each state names the last
  * step whose effects are committed; the runner asks {@link nextStep} what to
  * do, performs it, and commits the state returned by {@link advance}.
  */
@@ -12,8 +14,6 @@ export const ROTATION_STATES = [
   'pending_stored',
   'applied',
   'verified',
-  'promoted',
-  'retired',
   'rolling_back',
   'rolled_back',
   'done',

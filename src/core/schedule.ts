@@ -22,7 +22,8 @@ export function parseSchedule(spec: string, timezone: string | undefined, field:
   }
   try {
     // paused: croner must never own a timer; Rotor only asks it for dates.
-    return { kind: 'cron', cron: new Cron(spec, { timezone, paused: true }) };
+    // UTC unless told otherwise: the host's zone must not change when secrets rotate.
+    return { kind: 'cron', cron: new Cron(spec, { timezone: timezone ?? 'UTC', paused: true }) };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const expected =

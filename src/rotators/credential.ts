@@ -31,18 +31,21 @@ const credentialSchema = z.object({
 
 /** Reads a stored credential; the error names the field, never the password. */
 export function parseCredential(value: SecretValue, secret: string): Credential {
+  const notCredential = new RotorError(
+    'ERR_INVALID_INPUT',
+    `value of ${secret}: expected credential JSON {"engine","host","port","database","username","password"}`,
+  );
   let raw: unknown;
   try {
     raw = JSON.parse(value.reveal());
   } catch {
-    throw new RotorError(
-      'ERR_INVALID_INPUT',
-      `value of ${secret}: expected credential JSON {"engine","host","port","database","username","password"}`,
-    );
+    throw notCredential;
   }
+  // Anything but an object would be echoed by the field-by-field message, and it may be the password.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw notCredential;
   const parsed = credentialSchema.safeParse(raw);
   if (!parsed.success) {
-    const safe = typeof raw === 'object' && raw !== null ? { ...raw, password: undefined } : raw;
+    const safe = { ...raw, password: undefined };
     throw new RotorError(
       'ERR_INVALID_INPUT',
       `value of ${secret}: ${describeZodError(parsed.error, safe, Object.keys(credentialSchema.shape))}`,

@@ -1,5 +1,6 @@
 import { RotorError } from '../core/errors.js';
 import { generatedRotator } from './generated/generated-rotator.js';
+import { postgresRotator } from './postgres/postgres-rotator.js';
 import type { Rotator } from './rotator.js';
 
 // One Record over every type: a type without a rotator fails to compile.
@@ -8,6 +9,7 @@ const ROTATORS = {
   password: generatedRotator('password'),
   'jwt-secret': generatedRotator('jwt-secret'),
   random: generatedRotator('random'),
+  postgres: postgresRotator,
 } as const satisfies Record<string, Rotator>;
 
 export type SecretType = keyof typeof ROTATORS;

@@ -21,12 +21,13 @@ import {
 import { type CliIo, isoOrNull, printJson, printTable } from '../output.js';
 import { readValueFromStdin } from '../read-stdin.js';
 
-/** The config field that `--length` sets: characters for passwords, bytes of entropy otherwise. */
+/** The config field that `--length` sets: characters for passwords (and database passwords), bytes of entropy otherwise. */
 const LENGTH_FIELD: Readonly<Record<SecretType, string>> = {
   password: 'length',
   'api-key': 'bytes',
   'jwt-secret': 'bytes',
   random: 'bytes',
+  postgres: 'passwordLength',
 };
 
 interface CreateFlags extends PolicyFlags {
