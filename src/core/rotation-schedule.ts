@@ -38,7 +38,7 @@ export type DueDecision =
 /**
  * Whether a secret due at `dueAt` may rotate `now`, or when to look again:
  * a missed window waits for the next scheduled time, a blackout for its end,
- * a too-recent rotation for `minInterval`.
+ * a too-recent rotation for `minInterval`, a previous version for its grace.
  */
 export function decideDue(
   policy: Policy,
@@ -46,6 +46,7 @@ export function decideDue(
   now: Date,
   lastRotatedAt: Date | null,
   random: Random,
+  graceUntil: Date | null = null,
 ): DueDecision {
   const t = now.getTime();
   if (policy.window && t > dueAt.getTime() + ms(policy.window)) {
@@ -66,6 +67,14 @@ export function decideDue(
         until: new Date(earliest),
         reason: `rotated less than ${policy.minInterval} ago`,
       };
+  }
+  // Rotating now would end the previous version's grace early and could lock out its users.
+  if (graceUntil && graceUntil.getTime() > t) {
+    return {
+      action: 'defer',
+      until: graceUntil,
+      reason: 'the previous version is still in its grace period',
+    };
   }
   return { action: 'rotate' };
 }

@@ -89,14 +89,16 @@ export class RotationEngine {
     this.#isOwnerDead = options.isOwnerDead ?? isLeaseOwnerDead;
   }
 
-  /** Rotates now, whatever the schedule; a `previous` still in grace is retired first. */
+  /**
+   * Rotates now, whatever the schedule. A `previous` still in grace is retired
+   * on the target first: an operator asking for a rotation ends its grace early.
+   */
   async rotate(
     name: string,
     actor: Actor,
     options: { dryRun?: boolean } = {},
   ): Promise<RotationOutcome> {
     const dryRun = options.dryRun ?? false;
-    if (!dryRun) await this.#retireEarly(name, actor);
     const rotation = await this.#begin(name, 'rotate', actor, { dryRun, onlyIfDue: false });
     return this.#drive(rotation as RotationRecord, actor);
   }
@@ -165,23 +167,26 @@ export class RotationEngine {
         after = item;
         const secret = await this.#store.getSecret(item.name);
         if (!secret) continue;
+        const graceUntil =
+          (await this.#store.listVersions(item.name)).find((v) => v.stage === 'previous')
+            ?.graceUntil ?? null;
         const decision = decideDue(
           secret.policy,
           item.nextRotationAt,
           this.#now(),
           secret.lastRotatedAt,
           this.#random,
+          graceUntil,
         );
         if (decision.action === 'defer') {
-          await this.#store.rotations.defer(item.name, decision.until, {
+          const moved = await this.#store.rotations.defer(item, decision.until, {
             actor,
             action: 'rotation.deferred',
             details: { reason: decision.reason, until: decision.until?.toISOString() ?? null },
           });
-          deferred.push({ secret: item.name, reason: decision.reason });
+          if (moved) deferred.push({ secret: item.name, reason: decision.reason });
           continue;
         }
-        await this.#retireEarly(item.name, actor);
         const rotation = await this.#begin(item.name, 'rotate', actor, {
           dryRun: false,
           onlyIfDue: true,
@@ -207,20 +212,6 @@ export class RotationEngine {
       { secret: name, kind, lease: this.#lease, ...options },
       { actor, action: `${kind === 'rotate' ? 'rotation' : kind}.started` },
     );
-  }
-
-  /** A new rotation would push `previous` out of its stage; retire it on the target first. */
-  async #retireEarly(name: string, actor: Actor): Promise<void> {
-    const versions = await this.#store.listVersions(name);
-    if (!versions.some((v) => v.stage === 'previous')) return;
-    const rotation = await this.#begin(name, 'retire', actor, { dryRun: false, onlyIfDue: false });
-    const outcome = await this.#drive(rotation as RotationRecord, actor);
-    if (outcome.result !== 'retired') {
-      throw new RotorError(
-        'ERR_ROTATION_FAILED',
-        `cannot rotate ${name}: retiring its previous version failed first (${outcome.error ?? outcome.result})`,
-      );
-    }
   }
 
   async #drive(start: RotationRecord, actor: Actor): Promise<RotationOutcome> {
@@ -320,6 +311,9 @@ export class RotationEngine {
             audit('rollback.pending_stored'),
           );
         const current = await read(rotation.fromVersion);
+        const retiredEarly = rotation.dryRun
+          ? undefined
+          : await this.#retirePrevious(rotation, target, current, rotator, ctx, read);
         const value = await rotator.generate(target, current, ctx);
         handled.push(value);
         return rotations.storePending(
@@ -328,6 +322,7 @@ export class RotationEngine {
           (version) => sealValue(value, { secret: secret.name, version }, this.#keyring.current),
           audit('rotation.pending_stored', {
             valueHmac: valueFingerprint(this.#keyring, value.revealBytes()),
+            ...(retiredEarly === undefined ? {} : { retiredEarly }),
           }),
         );
       }
@@ -381,6 +376,26 @@ export class RotationEngine {
       case 'rollback':
         return this.#rollback(rotation, secret, rotator, target, ctx, actor, read);
     }
+  }
+
+  /**
+   * Promotion will push a `previous` still in grace out of its stage, so it is
+   * revoked on the target now, inside this rotation (idempotent if resumed).
+   */
+  async #retirePrevious(
+    rotation: RotationRecord,
+    target: RotatorSecret,
+    current: VersionedValue,
+    rotator: Rotator,
+    ctx: RotatorContext,
+    read: (version: number) => Promise<VersionedValue>,
+  ): Promise<number | undefined> {
+    const previous = (await this.#store.listVersions(rotation.secretName)).find(
+      (v) => v.stage === 'previous',
+    );
+    if (!previous) return undefined;
+    await rotator.retire({ secret: target, current, retiring: await read(previous.number) }, ctx);
+    return previous.number;
   }
 
   async #rollback(

@@ -1,6 +1,8 @@
 import { RotorError } from '../core/errors.js';
 import { generatedRotator } from './generated/generated-rotator.js';
+import { mysqlRotator } from './mysql/mysql-rotator.js';
 import { postgresRotator } from './postgres/postgres-rotator.js';
+import { redisRotator } from './redis/redis-rotator.js';
 import type { Rotator } from './rotator.js';
 
 // One Record over every type: a type without a rotator fails to compile.
@@ -10,6 +12,8 @@ const ROTATORS = {
   'jwt-secret': generatedRotator('jwt-secret'),
   random: generatedRotator('random'),
   postgres: postgresRotator,
+  mysql: mysqlRotator,
+  redis: redisRotator,
 } as const satisfies Record<string, Rotator>;
 
 export type SecretType = keyof typeof ROTATORS;

@@ -468,16 +468,19 @@ export class KyselyRotationStore implements RotationStore {
     return rows.map((r) => r.name);
   }
 
-  async defer(secret: string, until: Date | null, audit: AuditInput): Promise<void> {
-    await this.#write(async (tx) => {
+  async defer(due: DueSecret, until: Date | null, audit: AuditInput): Promise<boolean> {
+    return this.#write(async (tx) => {
+      // Only if still due as seen: another process may have rotated or rescheduled it meanwhile.
       const row = await tx
         .updateTable('secrets')
         .set({ next_rotation_at: until?.getTime() ?? null, updated_at: this.#now().getTime() })
-        .where('name', '=', secret)
+        .where('name', '=', due.name)
+        .where('next_rotation_at', '=', due.nextRotationAt.getTime())
         .returning('id')
         .executeTakeFirst();
-      if (!row) throw new RotorError('ERR_SECRET_NOT_FOUND', `secret ${secret} does not exist`);
-      await appendAuditEvent(tx, audit, secret, null, this.#now());
+      if (!row) return false;
+      await appendAuditEvent(tx, audit, due.name, null, this.#now());
+      return true;
     });
   }
 

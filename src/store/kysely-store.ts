@@ -300,6 +300,7 @@ export class KyselyStore implements Store {
     let select = this.#db.selectFrom('audit_events').selectAll();
     if (query.secret !== undefined) select = select.where('secret', '=', query.secret);
     if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq);
+    if (query.upToSeq !== undefined) select = select.where('seq', '<=', query.upToSeq);
     const rows =
       query.last === undefined
         ? await select

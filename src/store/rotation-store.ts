@@ -104,8 +104,11 @@ export interface RotationStore {
   dueSecrets(now: Date, limit: number, after?: DueSecret): Promise<DueSecret[]>;
   /** Secrets with a `previous` whose grace ended. */
   expiredGraces(now: Date, limit: number): Promise<string[]>;
-  /** Moves a due secret's next rotation without rotating (missed window, blackout). */
-  defer(secret: string, until: Date | null, audit: AuditInput): Promise<void>;
+  /**
+   * Moves a due secret's next rotation without rotating (missed window,
+   * blackout, grace), only if it is still due at the time seen; false otherwise.
+   */
+  defer(due: DueSecret, until: Date | null, audit: AuditInput): Promise<boolean>;
 
   /** A version's sealed value without an audit record: the engine's own reads are audited by its steps. */
   sealedVersion(secret: string, version: number): Promise<SealedVersion>;

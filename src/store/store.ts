@@ -49,6 +49,8 @@ export interface AuditQuery {
   readonly secret?: string | undefined;
   /** Only events with a larger sequence number. */
   readonly afterSeq?: number | undefined;
+  /** Only events up to this sequence number (a consistent prefix, read with the head). */
+  readonly upToSeq?: number | undefined;
   /** The newest `last` events (oldest first). */
   readonly last?: number | undefined;
   /** At most this many events from `afterSeq` on (oldest first). */

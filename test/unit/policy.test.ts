@@ -27,13 +27,20 @@ describe('durations', () => {
   });
 });
 
-const plan = (policy: Policy, from: Date) => planNextRotation(policy, { from, lastRotatedAt: null, random: () => 0 });
+const plan = (policy: Policy, from: Date) =>
+  planNextRotation(policy, { from, lastRotatedAt: null, random: () => 0 });
 
 describe('policy', () => {
   const base = defaultPolicy('api-key');
 
   it('has per-type defaults', () => {
-    expect(base).toEqual({ schedule: '90d', grace: '1h', maxVersions: 10, maxFailures: 5, manual: false });
+    expect(base).toEqual({
+      schedule: '90d',
+      grace: '1h',
+      maxVersions: 10,
+      maxFailures: 5,
+      manual: false,
+    });
     expect(defaultPolicy('random').schedule).toBe('365d');
   });
 
@@ -70,9 +77,7 @@ describe('policy', () => {
 
   it('schedules intervals from the given time', () => {
     const from = new Date('2026-01-01T00:00:00Z');
-    expect(plan({ ...base, schedule: '30d' }, from)).toEqual(
-      new Date('2026-01-31T00:00:00Z'),
-    );
+    expect(plan({ ...base, schedule: '30d' }, from)).toEqual(new Date('2026-01-31T00:00:00Z'));
   });
 
   it('schedules cron expressions in their time zone', () => {

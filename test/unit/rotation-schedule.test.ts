@@ -647,3 +647,21 @@ describe('retryDelayMs', () => {
     expect(delays.size).toBe(5);
   });
 });
+
+describe('decideDue: grace of the previous version', () => {
+  const p = policy({ schedule: '1h', timezone: 'UTC' });
+  const now = at('2026-05-06T12:00:00Z');
+
+  it('waits until the previous version leaves its grace period', () => {
+    expect(decideDue(p, now, now, null, never, at('2026-05-06T12:30:00Z'))).toEqual({
+      action: 'defer',
+      until: at('2026-05-06T12:30:00Z'),
+      reason: 'the previous version is still in its grace period',
+    });
+  });
+
+  it('rotates once the grace has ended, or when there is no previous version', () => {
+    expect(decideDue(p, now, now, null, never, now)).toEqual({ action: 'rotate' });
+    expect(decideDue(p, now, now, null, never, null)).toEqual({ action: 'rotate' });
+  });
+});

@@ -28,6 +28,8 @@ const LENGTH_FIELD: Readonly<Record<SecretType, string>> = {
   'jwt-secret': 'bytes',
   random: 'bytes',
   postgres: 'passwordLength',
+  mysql: 'passwordLength',
+  redis: 'passwordLength',
 };
 
 interface CreateFlags extends PolicyFlags {
