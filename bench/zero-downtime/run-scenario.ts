@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SecretValue } from '../../src/core/secret-value.js';
+import { MasterKeyring } from '../../src/crypto/master-keyring.js';
+import { RotationEngine } from '../../src/engine/rotation-engine.js';
+import { SecretService } from '../../src/service/secret-service.js';
+import { openStore } from '../../src/store/open-store.js';
+import { AuthFailure, type Credential, type ScenarioName, startTarget } from './targets.js';
+
+export interface ScenarioOptions {
+  /** Client workers opening fresh connections in a loop. */
+  readonly workers: number;
+  /** Seconds of load; the run goes on until `minRotations` are done as well. */
+  readonly durationSeconds: number;
+  readonly minRotations: number;
+  /** How long a client keeps a credential it read from Rotor, like an application cache. */
+  readonly cacheSeconds: number;
+}
+
+export interface ScenarioResult {
+  readonly scenario: ScenarioName;
+  readonly connectionsAttempted: number;
+  readonly authFailures: number;
+  readonly otherFailures: number;
+  readonly rotationsCompleted: number;
+  readonly rotationFailures: number;
+  readonly rotationMs: { readonly p50: number; readonly p99: number };
+  readonly graceSeconds: number;
+  readonly seconds: number;
+}
+
+const SECRET = 'bench/credential';
+
+/**
+ * K clients log in over and over with the credential they read from Rotor
+ * (cached for at most `cacheSeconds`) while Rotor rotates it as often as the
+ * protocol allows: a new rotation starts once the previous version's grace
+ * (the cache time plus a margin) is over. Every refused login is counted.
+ */
+export async function runScenario(
+  scenario: ScenarioName,
+  options: ScenarioOptions,
+): Promise<ScenarioResult> {
+  const target = await startTarget(scenario);
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-zero-downtime-'));
+  const store = await openStore(`sqlite:${join(dir, 'rotor.db')}`, { create: true });
+  const keyring = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
+  const secrets = new SecretService(store, keyring);
+  const engine = new RotationEngine({
+    store,
+    keyring,
+    owner: `bench:${process.pid}`,
+    alerter: { alert: async () => undefined },
+  });
+  const graceSeconds = options.cacheSeconds + 0.5;
+  try {
+    if (target.admin) {
+      await secrets.create(
+        {
+          name: 'bench/admin',
+          type: 'password',
+          value: SecretValue.fromString(JSON.stringify(target.admin)),
+          policy: { manual: true },
+        },
+        'bench',
+      );
+    }
+    await secrets.create(
+      {
+        name: SECRET,
+        type: target.type,
+        config: target.config,
+        value: SecretValue.fromString(JSON.stringify(target.initial)),
+        policy: { manual: true, grace: `${Math.ceil(graceSeconds * 1000)}ms` },
+      },
+      'bench',
+    );
+
+    let cached: { credential: Credential; until: number } | undefined;
+    let reading: Promise<Credential> | undefined;
+    const credential = async (): Promise<Credential> => {
+      if (cached && cached.until > performance.now()) return cached.credential;
+      reading ??= secrets.reveal(SECRET, { stage: 'current' }, 'bench-client').then((read) => {
+        const fresh = JSON.parse(read.value.reveal()) as Credential;
+        cached = { credential: fresh, until: performance.now() + options.cacheSeconds * 1000 };
+        reading = undefined;
+        return fresh;
+      });
+      return reading;
+    };
+
+    const counts = { attempted: 0, auth: 0, other: 0 };
+    let running = true;
+    const worker = async () => {
+      while (running) {
+        const c = await credential();
+        counts.attempted++;
+        try {
+          await target.login(c);
+        } catch (error) {
+          if (error instanceof AuthFailure) counts.auth++;
+          else counts.other++;
+        }
+      }
+    };
+    const started = performance.now();
+    const workers = Array.from({ length: options.workers }, worker);
+
+    const durations: number[] = [];
+    let rotationFailures = 0;
+    while (
+      (performance.now() - started) / 1000 < options.durationSeconds ||
+      durations.length < options.minRotations
+    ) {
+      const previous = (await store.listVersions(SECRET)).find((v) => v.stage === 'previous');
+      if (previous?.graceUntil)
+        await sleep(Math.max(0, previous.graceUntil.getTime() - Date.now()) + 10);
+      await engine.runOnce('bench');
+      const rotationStart = performance.now();
+      const outcome = await engine.rotate(SECRET, 'bench');
+      if (outcome.result === 'promoted') durations.push(performance.now() - rotationStart);
+      else rotationFailures++;
+    }
+    running = false;
+    await Promise.all(workers);
+    return {
+      scenario,
+      connectionsAttempted: counts.attempted,
+      authFailures: counts.auth,
+      otherFailures: counts.other,
+      rotationsCompleted: durations.length,
+      rotationFailures,
+      rotationMs: { p50: percentile(durations, 0.5), p99: percentile(durations, 0.99) },
+      graceSeconds,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    await target.stop();
+  }
+}
+
+export interface ThroughputResult {
+  readonly rotations: number;
+  readonly rawPerSecond: number;
+  readonly rotorPerSecond: number;
+  readonly ratio: number;
+  readonly goal: number;
+}
+
+/**
+ * PostgreSQL rotate-and-verify rate through Rotor against the raw rate of the
+ * same work by hand (ALTER ROLE as admin on a fresh connection, then a fresh
+ * login with the new password), alternated in one run on one cluster.
+ */
+export async function measureThroughput(rotations: number): Promise<ThroughputResult> {
+  const target = await startTarget('postgres-single');
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-throughput-'));
+  const store = await openStore(`sqlite:${join(dir, 'rotor.db')}`, { create: true });
+  const keyring = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
+  const secrets = new SecretService(store, keyring);
+  const engine = new RotationEngine({
+    store,
+    keyring,
+    owner: `bench:${process.pid}`,
+    alerter: { alert: async () => undefined },
+  });
+  try {
+    await secrets.create(
+      {
+        name: 'bench/admin',
+        type: 'password',
+        value: SecretValue.fromString(JSON.stringify(target.admin)),
+        policy: { manual: true },
+      },
+      'bench',
+    );
+    await secrets.create(
+      {
+        name: SECRET,
+        type: 'postgres',
+        config: target.config,
+        value: SecretValue.fromString(JSON.stringify(target.initial)),
+        policy: { manual: true, grace: '1s' },
+      },
+      'bench',
+    );
+    let rawMs = 0;
+    let rotorMs = 0;
+    let last = target.initial.password;
+    for (let i = 0; i < rotations; i++) {
+      const password = randomBytes(18).toString('base64url');
+      let start = performance.now();
+      await target.rawRotate?.(password);
+      rawMs += performance.now() - start;
+      // Rotor's own rotations must start from the value it stores: put the raw one back first.
+      await secrets.put(
+        SECRET,
+        SecretValue.fromString(JSON.stringify({ ...target.initial, password })),
+        'bench',
+      );
+      start = performance.now();
+      const outcome = await engine.rotate(SECRET, 'bench');
+      rotorMs += performance.now() - start;
+      if (outcome.result !== 'promoted') throw new Error(`rotation failed: ${outcome.error}`);
+      last = JSON.parse(
+        (await secrets.reveal(SECRET, { stage: 'current' }, 'bench')).value.reveal(),
+      ).password;
+    }
+    await target.login({ ...target.initial, password: last });
+    const rawPerSecond = (rotations * 1000) / rawMs;
+    const rotorPerSecond = (rotations * 1000) / rotorMs;
+    return {
+      rotations,
+      rawPerSecond,
+      rotorPerSecond,
+      ratio: rotorPerSecond / rawPerSecond,
+      goal: 0.8,
+    };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    await target.stop();
+  }
+}
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
