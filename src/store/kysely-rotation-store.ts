@@ -113,12 +113,9 @@ export class KyselyRotationStore implements RotationStore {
         .executeTakeFirst();
       if (!row) return undefined;
       const holder = row.lease_owner;
-      const free =
-        holder === null ||
-        holder === lease.owner ||
-        row.lease_until === null ||
-        Number(row.lease_until) < now ||
-        isDead(holder);
+      // A released rotation keeps lease_until as its retry time: nobody takes it before then.
+      const expired = row.lease_until === null || Number(row.lease_until) < now;
+      const free = expired || holder === lease.owner || (holder !== null && isDead(holder));
       if (!free) return undefined;
       // Compare-and-swap on the holder: of two claimers, only one sees its update match.
       let update = tx

@@ -9,6 +9,7 @@ import {
   readAdminCredential,
 } from '../credential.js';
 import type { Rotator, RotatorContext, RotatorSecret } from '../rotator.js';
+import { acceptsCurrent } from '../target-login.js';
 import { type MysqlConfig, mysqlConfigOf, mysqlLogins, parseMysqlConfig } from './mysql-config.js';
 import {
   describeServer,
@@ -114,6 +115,8 @@ export const mysqlRotator: Rotator = {
       case 'dual-password':
         return rollbackDualPassword(config, ctx, keep);
       case 'single':
+        // Still taking the current password means apply never got that far.
+        if (await acceptsCurrent(() => selectOne(config, keep))) return;
         return config.adminSecret === undefined
           ? changeOwnPassword(config, drop, keep)
           : setPasswordAsAdmin(config, ctx, keep.password);

@@ -8,6 +8,7 @@ import {
   readAdminCredential,
 } from '../credential.js';
 import type { Rotator, RotatorContext, RotatorSecret } from '../rotator.js';
+import { acceptsCurrent } from '../target-login.js';
 import { type PostgresConfig, parsePostgresConfig, postgresLogins } from './postgres-config.js';
 import { type Login, PostgresTarget, showRole } from './postgres-target.js';
 import { scramSha256Verifier } from './scram-verifier.js';
@@ -113,7 +114,9 @@ export const postgresRotator: Rotator = {
       );
       return;
     }
-    // One login: put the current password back. Logged in as the role itself, the pending
+    // One login: if it still takes the current password, apply never got that far.
+    if (await acceptsCurrent(() => targetOf(config).login(now, `rollback ${secret.name}`))) return;
+    // Otherwise put the current password back. Logged in as the role itself, the pending
     // password works if apply got that far, the current one otherwise.
     await changeOwnPassword(
       secret,
