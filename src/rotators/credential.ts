@@ -3,6 +3,7 @@ import { RotorError } from '../core/errors.js';
 import { SecretValue } from '../core/secret-value.js';
 import { describeZodError } from '../core/zod-issues.js';
 import { BASE62, randomString } from '../crypto/random-string.js';
+import type { VersionedValue } from './rotator.js';
 
 /**
  * A credential secret's value: JSON an application can use as it is. With the
@@ -85,4 +86,24 @@ export async function readAdminCredential(
     );
   }
   return admin.data;
+}
+
+/**
+ * A credential type cannot invent its first value (the target already holds
+ * one): creating it without `--value-stdin` gets this explanation.
+ */
+export function requireCurrent(
+  engine: Credential['engine'],
+  secret: string,
+  current: VersionedValue | undefined,
+): VersionedValue {
+  if (current) return current;
+  const fields =
+    engine === 'redis'
+      ? 'host, port, username, password'
+      : 'host, port, database, username, password';
+  throw new RotorError(
+    'ERR_INVALID_INPUT',
+    `type ${engine} needs the current credential when ${secret} is created: pipe its JSON {engine: "${engine}", ${fields}} to --value-stdin`,
+  );
 }

@@ -13,7 +13,7 @@ import type {
 } from './rotation-store.js';
 import { toRotation, toSealed, toVersion } from './row-mappers.js';
 import type { SealedVersion, Sealer } from './store.js';
-import { destroyBeyond, discardVersion, insertVersion } from './version-writes.js';
+import { demoteCurrent, destroyBeyond, discardVersion, insertVersion } from './version-writes.js';
 
 /** The rotation protocol's persistence over the shared Kysely query layer. */
 export class KyselyRotationStore implements RotationStore {
@@ -260,19 +260,7 @@ export class KyselyRotationStore implements RotationStore {
       const now = this.#now().getTime();
       const held = await this.#fence(tx, id, lease, 'verified');
       const secretId = held.secret_id;
-      // Order matters: the unique (secret, stage) index is checked per statement.
-      await tx
-        .updateTable('versions')
-        .set({ stage: null, grace_until: null })
-        .where('secret_id', '=', secretId)
-        .where('stage', '=', 'previous')
-        .execute();
-      await tx
-        .updateTable('versions')
-        .set({ stage: 'previous', grace_until: plan.graceUntil.getTime() })
-        .where('secret_id', '=', secretId)
-        .where('stage', '=', 'current')
-        .execute();
+      await demoteCurrent(tx, secretId, plan.graceUntil);
       await tx
         .updateTable('versions')
         .set({ stage: 'current' })

@@ -19,7 +19,7 @@ import type {
   StoreDialect,
   VersionSelector,
 } from './store.js';
-import { destroyBeyond, insertVersion } from './version-writes.js';
+import { demoteCurrent, destroyBeyond, insertVersion } from './version-writes.js';
 
 export interface KyselyStoreOptions {
   readonly db: Db;
@@ -199,19 +199,7 @@ export class KyselyStore implements Store {
           `secret ${name} has a rotation in flight (pending version ${pending.number}); wait for it or cancel it first`,
         );
       }
-      // Order matters: the unique (secret, stage) index is checked per statement.
-      await tx
-        .updateTable('versions')
-        .set({ stage: null, grace_until: null })
-        .where('secret_id', '=', secretId)
-        .where('stage', '=', 'previous')
-        .execute();
-      await tx
-        .updateTable('versions')
-        .set({ stage: 'previous', grace_until: options.graceUntil.getTime() })
-        .where('secret_id', '=', secretId)
-        .where('stage', '=', 'current')
-        .execute();
+      await demoteCurrent(tx, secretId, options.graceUntil);
       const number = Number(secret.last_version);
       const version = await insertVersion(tx, secretId, name, number, 'current', seal, now);
       await destroyBeyond(tx, secretId, options.maxVersions, now);

@@ -87,3 +87,23 @@ export async function discardVersion(
     .where('number', '=', number)
     .execute();
 }
+
+/**
+ * Makes room for a new `current`: the old `previous` loses its stage and the
+ * old `current` becomes `previous` until `graceUntil`. Order matters: the
+ * unique (secret, stage) index is checked per statement.
+ */
+export async function demoteCurrent(tx: Db, secretId: number, graceUntil: Date): Promise<void> {
+  await tx
+    .updateTable('versions')
+    .set({ stage: null, grace_until: null })
+    .where('secret_id', '=', secretId)
+    .where('stage', '=', 'previous')
+    .execute();
+  await tx
+    .updateTable('versions')
+    .set({ stage: 'previous', grace_until: graceUntil.getTime() })
+    .where('secret_id', '=', secretId)
+    .where('stage', '=', 'current')
+    .execute();
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { BASE62, randomString } from '../../crypto/random-string.js';
-import { defineGenerator, enumField, intField, stringField } from './config-fields.js';
+import { defineGenerator, enumField, intField, stringField } from '../config-fields.js';
 
 const PREFIX = /^[A-Za-z0-9_-]{0,32}$/;
 const BITS_PER_BASE62_CHAR = Math.log2(62);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { defineGenerator, intField } from './config-fields.js';
+import { defineGenerator, intField } from '../config-fields.js';
 
 export const jwtSecretConfigSchema = z.strictObject({
   bytes: intField(32, 512, 64),

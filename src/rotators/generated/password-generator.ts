@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { randomString } from '../../crypto/random-string.js';
-import { booleanField, defineGenerator, intField, stringField } from './config-fields.js';
+import { booleanField, defineGenerator, intField, stringField } from '../config-fields.js';
 
 export const LOWERCASE = 'abcdefghijklmnopqrstuvwxyz';
 export const UPPERCASE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { defineGenerator, enumField, intField } from './config-fields.js';
+import { defineGenerator, enumField, intField } from '../config-fields.js';
 
 export const randomConfigSchema = z.strictObject({
   bytes: intField(1, 4096, 32),

@@ -1,7 +1,7 @@
 import { RotorError } from '../../core/errors.js';
 import { describeZodError } from '../../core/zod-issues.js';
+import type { ValueGenerator } from '../config-fields.js';
 import { type ApiKeyConfig, apiKeyGenerator } from './api-key-generator.js';
-import type { ValueGenerator } from './config-fields.js';
 import { type JwtSecretConfig, jwtSecretGenerator } from './jwt-secret-generator.js';
 import { type PasswordConfig, passwordGenerator } from './password-generator.js';
 import { type RandomConfig, randomGenerator } from './random-generator.js';

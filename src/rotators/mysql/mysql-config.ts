@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { RotorError } from '../../core/errors.js';
-import { assertSecretName } from '../../core/secret-name.js';
-import { describeZodError } from '../../core/zod-issues.js';
-import { enumField, intField } from '../generated/config-fields.js';
+import {
+  enumField,
+  hostField,
+  intField,
+  parseTargetConfig,
+  secretNameField,
+} from '../config-fields.js';
 import type { RotatorSecret } from '../rotator.js';
 
 export const MYSQL_STRATEGIES = ['alternating', 'single', 'dual-password'] as const;
@@ -25,9 +28,8 @@ export interface MysqlConfig {
   readonly passwordLength: number;
 }
 
-// No whitespace or control characters in a host, and none but the space in account names
-// (MariaDB accepts almost anything there; quoting, not filtering, is what keeps SQL safe).
-const PRINTABLE = /^[^\s\p{Cc}]+$/u;
+// No control characters in account names, though spaces are allowed (MariaDB accepts
+// almost anything there; quoting, not filtering, is what keeps SQL safe).
 const NO_CONTROL = /^[^\p{Cc}]+$/u;
 
 function accountName(what: string, max: number) {
@@ -39,15 +41,9 @@ function accountName(what: string, max: number) {
     .regex(NO_CONTROL, { error: 'expected no control characters' });
 }
 
-const SECRET_NAME = 'expected the name of a secret such as "prod/mysql/admin"';
-
 const schema = z
   .strictObject({
-    host: z
-      .string({ error: 'expected a host name or address' })
-      .min(1, { error: 'expected a host name or address' })
-      .max(255, { error: 'expected at most 255 characters' })
-      .regex(PRINTABLE, { error: 'expected no whitespace or control characters' }),
+    host: hostField(),
     port: intField(1, 65535, 3306),
     database: accountName('a database name', 64).optional(),
     username: accountName('a user name', 80),
@@ -58,10 +54,7 @@ const schema = z
       .optional(),
     accountHost: accountName('an account host such as "%" or "10.0.0.%"', 255).default('%'),
     strategy: enumField(MYSQL_STRATEGIES, 'alternating'),
-    adminSecret: z
-      .string({ error: SECRET_NAME })
-      .refine(isSecretName, { error: SECRET_NAME })
-      .optional(),
+    adminSecret: secretNameField('prod/mysql/admin').optional(),
     passwordLength: intField(16, 128, 32),
   })
   .superRefine((config, ctx) => {
@@ -114,12 +107,7 @@ const FIELDS = [
  * @throws RotorError ERR_INVALID_CONFIG naming the offending field and what it expects.
  */
 export function parseMysqlConfig(raw: unknown): MysqlConfig {
-  const parsed = schema.safeParse(raw === undefined ? {} : raw);
-  if (parsed.success) return parsed.data;
-  throw new RotorError(
-    'ERR_INVALID_CONFIG',
-    `invalid config for type mysql: ${describeZodError(parsed.error, raw, FIELDS)}`,
-  );
+  return parseTargetConfig('mysql', schema, FIELDS, raw);
 }
 
 /** The config of a secret the engine hands to a step, checked again rather than cast. */
@@ -131,13 +119,4 @@ export function mysqlConfigOf(secret: RotatorSecret): MysqlConfig {
 export function mysqlLogins(config: MysqlConfig): readonly string[] {
   if (config.strategy !== 'alternating') return [config.username];
   return config.usernames ?? [config.username, `${config.username}_b`];
-}
-
-function isSecretName(name: string): boolean {
-  try {
-    assertSecretName(name);
-    return true;
-  } catch {
-    return false;
-  }
 }

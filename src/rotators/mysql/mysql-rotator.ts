@@ -7,6 +7,7 @@ import {
   newPassword,
   parseCredential,
   readAdminCredential,
+  requireCurrent,
 } from '../credential.js';
 import type { Rotator, RotatorContext, RotatorSecret } from '../rotator.js';
 import { acceptsCurrent } from '../target-login.js';
@@ -48,14 +49,8 @@ export const mysqlRotator: Rotator = {
 
   async generate(secret, current) {
     const config = mysqlConfigOf(secret);
-    if (current === undefined) {
-      throw new RotorError(
-        'ERR_INVALID_INPUT',
-        `type mysql needs the current credential of user ${JSON.stringify(config.username)} when ${secret.name} is created: ` +
-          'pipe its JSON {"engine":"mysql","host","port","database","username","password"} to --value-stdin',
-      );
-    }
-    const now = readCredential(secret, config, current.value);
+    const { value: currentValue } = requireCurrent('mysql', secret.name, current);
+    const now = readCredential(secret, config, currentValue);
     const database = config.database ?? now.database;
     return credentialValue({
       engine: 'mysql',

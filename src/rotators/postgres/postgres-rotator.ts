@@ -6,6 +6,7 @@ import {
   newPassword,
   parseCredential,
   readAdminCredential,
+  requireCurrent,
 } from '../credential.js';
 import type { Rotator, RotatorContext, RotatorSecret } from '../rotator.js';
 import { acceptsCurrent } from '../target-login.js';
@@ -35,14 +36,8 @@ export const postgresRotator: Rotator = {
 
   async generate(secret, current) {
     const config = parsePostgresConfig(secret.config);
-    if (current === undefined) {
-      throw new RotorError(
-        'ERR_INVALID_INPUT',
-        `type postgres needs the current credential when ${secret.name} is created: pipe its JSON ` +
-          '{"engine":"postgres","host","port","database","username","password"} to --value-stdin',
-      );
-    }
-    const { username } = readCredential(secret, current.value, config);
+    const { value: currentValue } = requireCurrent('postgres', secret.name, current);
+    const { username } = readCredential(secret, currentValue, config);
     const next =
       config.strategy === 'alternating'
         ? postgresLogins(config).find((login) => login !== username)

@@ -8,6 +8,7 @@ import {
   newPassword,
   parseCredential,
   readAdminCredential,
+  requireCurrent,
 } from '../credential.js';
 import type { Rotator, RotatorContext, RotatorSecret } from '../rotator.js';
 import { parseRedisConfig, type RedisConfig, redisConfigOf } from './redis-config.js';
@@ -26,14 +27,8 @@ export const redisRotator: Rotator = {
 
   async generate(secret, current) {
     const config = redisConfigOf(secret);
-    if (current === undefined) {
-      throw new RotorError(
-        'ERR_INVALID_INPUT',
-        `type redis needs the current credential of ACL user ${JSON.stringify(config.username)} ` +
-          `when ${secret.name} is created: pipe its JSON {"engine":"redis","host","port","username","password"} to --value-stdin`,
-      );
-    }
-    readCredential(secret, config, current.value);
+    const { value: currentValue } = requireCurrent('redis', secret.name, current);
+    readCredential(secret, config, currentValue);
     return credentialValue({
       engine: 'redis',
       host: config.host,
