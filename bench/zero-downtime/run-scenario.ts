@@ -19,6 +19,8 @@ export interface ScenarioOptions {
   readonly minRotations: number;
   /** How long a client keeps a credential it read from Rotor, like an application cache. */
   readonly cacheSeconds: number;
+  /** Grace beyond the cache time, covering a login that started just before the cache expired (default 0.5). */
+  readonly graceMarginSeconds?: number;
 }
 
 export interface ScenarioResult {
@@ -56,7 +58,7 @@ export async function runScenario(
     owner: `bench:${process.pid}`,
     alerter: { alert: async () => undefined },
   });
-  const graceSeconds = options.cacheSeconds + 0.5;
+  const graceSeconds = options.cacheSeconds + (options.graceMarginSeconds ?? 0.5);
   try {
     if (target.admin) {
       await secrets.create(
