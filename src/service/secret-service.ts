@@ -49,10 +49,12 @@ export class SecretService {
     const config = rotator.parseConfig(input.config);
     const policy = resolvePolicy(input.policy, defaultPolicy(input.type));
     const target = { name: input.name, config };
-    if (input.value) rotator.validateValue(target, input.value);
+    if (input.value) {
+      assertValueSize(input.value);
+      rotator.validateValue(target, input.value);
+    }
     const value =
       input.value ?? (await rotator.generate(target, undefined, this.#rotatorContext()));
-    assertValueSize(value);
     const nextRotationAt = planNextRotation(policy, {
       from: this.#now(),
       lastRotatedAt: null,
