@@ -44,6 +44,7 @@ export interface PolicyFlags {
   readonly maxVersions?: number;
   readonly maxFailures?: number;
   readonly manual?: boolean;
+  readonly checkEvery?: string;
 }
 
 export function addPolicyOptions(command: Command): Command {
@@ -72,7 +73,11 @@ export function addPolicyOptions(command: Command): Command {
       'failed rotations in a row before needs-attention (default 5)',
       integerOption(1, 100),
     )
-    .option('--manual', 'never rotate on a schedule');
+    .option('--manual', 'never rotate on a schedule')
+    .option(
+      '--check-every <duration>',
+      'how often run --once checks the current value on its target (default 1h)',
+    );
 }
 
 export function policyFromFlags(flags: PolicyFlags): Record<string, unknown> {
@@ -87,6 +92,7 @@ export function policyFromFlags(flags: PolicyFlags): Record<string, unknown> {
     'maxVersions',
     'maxFailures',
     'manual',
+    'checkEvery',
   ] as const;
   for (const key of copy) if (flags[key] !== undefined) policy[key] = flags[key];
   if (flags.blackout !== undefined) policy.blackout = flags.blackout.map(parseBlackout);

@@ -33,6 +33,8 @@ export interface Policy {
   readonly maxFailures: number;
   /** Never rotated by the scheduler, only on demand. */
   readonly manual: boolean;
+  /** How often the scheduler logs in with `current` to catch drift (secrets with a target only). */
+  readonly checkEvery: string;
 }
 
 /** Defaults follow common guidance: 90 days for credentials and API keys, a year for raw key material. */
@@ -84,6 +86,7 @@ const policyInputSchema = z.strictObject({
   maxVersions: boundedInt(2, 1000).optional(),
   maxFailures: boundedInt(1, 100).optional(),
   manual: z.boolean({ error: 'expected true or false' }).optional(),
+  checkEvery: duration.optional(),
 });
 
 export type PolicyInput = z.input<typeof policyInputSchema>;
@@ -116,6 +119,7 @@ export function defaultPolicy(type: string): Policy {
     maxVersions: 10,
     maxFailures: 5,
     manual: false,
+    checkEvery: '1h',
   };
 }
 

@@ -37,44 +37,47 @@ export async function checkDrift(
 ): Promise<DriftResult[]> {
   const targets = names.length > 0 ? names : (await store.listSecrets()).map((s) => s.name);
   const results: DriftResult[] = [];
-  for (const name of targets) {
-    const secret = await store.getSecret(name);
-    if (!secret) {
-      results.push({ name, version: 0, status: 'error', message: `secret ${name} does not exist` });
-      continue;
-    }
-    const { version, sealed } = await store.readVersion(
-      name,
-      { stage: 'current' },
-      {
-        actor,
-        action: 'secret.read',
-        details: { purpose: 'drift-check' },
-      },
-    );
-    const value = openValue(sealed, { secret: name, version: version.number }, keyring);
-    const result = await checkOne(
-      store,
-      keyring,
-      name,
-      secret.type,
-      secret.config,
-      version.number,
-      value,
-      actor,
-    );
-    results.push(result);
-    if (DRIFT_FAILURES.has(result.status)) {
-      await alerter.alert({
-        secret: name,
-        rotation: 0,
-        step: 'check',
-        message: `current version ${version.number} is ${result.status} by its target: ${result.message}`,
-        needsAttention: false,
-      });
-    }
-  }
+  for (const name of targets) results.push(await checkSecret(store, keyring, alerter, name, actor));
   return results;
+}
+
+/** Checks one secret's current value on its target, and alerts when it does not work. */
+export async function checkSecret(
+  store: Store,
+  keyring: MasterKeyring,
+  alerter: Alerter,
+  name: string,
+  actor: Actor,
+): Promise<DriftResult> {
+  const secret = await store.getSecret(name);
+  if (!secret)
+    return { name, version: 0, status: 'error', message: `secret ${name} does not exist` };
+  const { version, sealed } = await store.readVersion(
+    name,
+    { stage: 'current' },
+    { actor, action: 'secret.read', details: { purpose: 'drift-check' } },
+  );
+  const value = openValue(sealed, { secret: name, version: version.number }, keyring);
+  const result = await checkOne(
+    store,
+    keyring,
+    name,
+    secret.type,
+    secret.config,
+    version.number,
+    value,
+    actor,
+  );
+  if (DRIFT_FAILURES.has(result.status)) {
+    await alerter.alert({
+      secret: name,
+      rotation: 0,
+      step: 'check',
+      message: `current version ${version.number} is ${result.status} by its target: ${result.message}`,
+      needsAttention: false,
+    });
+  }
+  return result;
 }
 
 async function checkOne(

@@ -1,4 +1,5 @@
 import type { Actor, AuditInput } from '../audit/audit-event.js';
+import { parseDuration } from '../core/duration.js';
 import { isRotorError, RotorError } from '../core/errors.js';
 import { graceEndsAt } from '../core/policy.js';
 import type { Lease, RotationRecord } from '../core/rotation.js';
@@ -27,6 +28,7 @@ import type {
 import { rotatorFor } from '../rotators/rotator-registry.js';
 import type { Store } from '../store/store.js';
 import type { Alerter } from './alerter.js';
+import { checkSecret, type DriftResult } from './drift-check.js';
 import { sanitizedMessage } from './error-message.js';
 import { failpointAfter } from './failpoint.js';
 import { isLeaseOwnerDead } from './lease-owner.js';
@@ -49,6 +51,8 @@ export interface RotationOutcome {
 export interface RunSummary {
   readonly outcomes: readonly RotationOutcome[];
   readonly deferred: ReadonlyArray<{ secret: string; reason: string }>;
+  /** Drift checks that were due (policy `checkEvery`), secrets without a target left out. */
+  readonly checks: readonly DriftResult[];
 }
 
 export interface EngineOptions {
@@ -194,7 +198,38 @@ export class RotationEngine {
         if (rotation) outcomes.push(await this.#drive(rotation, actor));
       }
     }
-    return { outcomes, deferred };
+    return { outcomes, deferred, checks: await this.#runDueChecks(actor) };
+  }
+
+  /** Logs in with each `current` whose check is due; a secret without a target is not checked again. */
+  async #runDueChecks(actor: Actor): Promise<DriftResult[]> {
+    const results: DriftResult[] = [];
+    const tried = new Set<string>();
+    for (;;) {
+      const due = (await this.#store.rotations.dueChecks(this.#now(), BATCH + tried.size)).filter(
+        (d) => !tried.has(d.name),
+      );
+      if (due.length === 0) return results;
+      for (const item of due) {
+        tried.add(item.name);
+        const secret = await this.#store.getSecret(item.name);
+        if (!secret) continue;
+        // `?? '1h'`: policies stored before checkEvery existed.
+        const every = parseDuration(secret.policy.checkEvery ?? '1h', 'checkEvery');
+        const next = new Date(this.#now().getTime() + every);
+        if (!(await this.#store.rotations.rescheduleCheck(item, next))) continue;
+        const result = await checkSecret(
+          this.#store,
+          this.#keyring,
+          this.#alerter,
+          item.name,
+          actor,
+        );
+        if (result.status === 'no-target')
+          await this.#store.rotations.rescheduleCheck({ name: item.name, nextCheckAt: next }, null);
+        else results.push(result);
+      }
+    }
   }
 
   async #expiredGraces(tried: ReadonlySet<string>): Promise<string[]> {

@@ -6,6 +6,7 @@ import { appendAuditEvent } from './audit-append.js';
 import type { Db, StoreContext } from './kysely-db.js';
 import type {
   BeginRotation,
+  DueCheck,
   DueSecret,
   PromotePlan,
   RollbackOutcome,
@@ -437,6 +438,29 @@ export class KyselyRotationStore implements RotationStore {
       name: r.name,
       nextRotationAt: new Date(Number(r.next_rotation_at)),
     }));
+  }
+
+  async dueChecks(now: Date, limit: number): Promise<DueCheck[]> {
+    const rows = await this.#db
+      .selectFrom('secrets')
+      .select(['name', 'next_check_at'])
+      .where('next_check_at', 'is not', null)
+      .where('next_check_at', '<=', now.getTime())
+      .orderBy('next_check_at')
+      .orderBy('name')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ name: r.name, nextCheckAt: new Date(Number(r.next_check_at)) }));
+  }
+
+  async rescheduleCheck(due: DueCheck, next: Date | null): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('secrets')
+      .set({ next_check_at: next?.getTime() ?? null })
+      .where('name', '=', due.name)
+      .where('next_check_at', '=', due.nextCheckAt.getTime())
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   async expiredGraces(now: Date, limit: number): Promise<string[]> {

@@ -106,6 +106,8 @@ export class KyselyStore implements Store {
           state: 'active',
           last_version: 1,
           next_rotation_at: secret.nextRotationAt?.getTime() ?? null,
+          // Checked at the next run: a credential that does not work is best known at once.
+          next_check_at: now,
           last_rotated_at: null,
           failure_count: 0,
           created_at: now,

@@ -1,11 +1,12 @@
 import { type Kysely, type Migration, Migrator } from 'kysely';
 import { RotorError } from '../core/errors.js';
 import { initialMigration } from './migrations/0001-initial.js';
+import { driftChecksMigration } from './migrations/0002-drift-checks.js';
 import type { StoreDialect } from './store.js';
 
 /** Versioned schema changes, applied in name order, each at most once. */
 function migrations(dialect: StoreDialect): Record<string, Migration> {
-  return { '0001-initial': initialMigration(dialect) };
+  return { '0001-initial': initialMigration(dialect), '0002-drift-checks': driftChecksMigration() };
 }
 
 export async function migrateToLatest(db: Kysely<unknown>, dialect: StoreDialect): Promise<void> {

@@ -29,6 +29,11 @@ export interface RollbackOutcome {
   readonly needsAttention: boolean;
 }
 
+export interface DueCheck {
+  readonly name: string;
+  readonly nextCheckAt: Date;
+}
+
 export interface DueSecret {
   readonly name: string;
   readonly nextRotationAt: Date;
@@ -102,6 +107,13 @@ export interface RotationStore {
   unfinished(): Promise<RotationRecord[]>;
   /** Secrets whose next rotation is due, oldest first, one indexed range scan. */
   dueSecrets(now: Date, limit: number, after?: DueSecret): Promise<DueSecret[]>;
+  /** Secrets whose drift check is due, oldest first, one indexed range scan. */
+  dueChecks(now: Date, limit: number): Promise<DueCheck[]>;
+  /**
+   * Takes a due check by moving its next time on (to `next`, or null to stop
+   * checking), only if no other process did first; false when one did.
+   */
+  rescheduleCheck(due: DueCheck, next: Date | null): Promise<boolean>;
   /** Secrets with a `previous` whose grace ended. */
   expiredGraces(now: Date, limit: number): Promise<string[]>;
   /**

@@ -23,6 +23,7 @@ export interface SecretsTable {
   state: string;
   last_version: number;
   next_rotation_at: number | null;
+  next_check_at: number | null;
   last_rotated_at: number | null;
   failure_count: number;
   created_at: number;

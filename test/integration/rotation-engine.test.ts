@@ -317,6 +317,30 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
     ).toEqual(['promoted']);
   });
 
+  it('checks drift on schedule: a value changed behind its back alerts; secrets without a target are left alone', async () => {
+    const name = await newSecret({ checkEvery: '2h' });
+    const plain = `eng/plain${++counter}`;
+    await secrets.create({ name: plain, type: 'api-key' }, 'test');
+    const first = await engine().runOnce();
+    expect(first.checks.find((c) => c.name === name)).toMatchObject({
+      status: 'accepted',
+      version: 1,
+    });
+    expect(first.checks.some((c) => c.name === plain)).toBe(false);
+    const [unchecked] = await location.query<{ next_check_at: number | null }>(
+      'select next_check_at from secrets where name = ?',
+      [plain],
+    );
+    expect(unchecked?.next_check_at).toBeNull();
+
+    target.accepted.delete(await value(name));
+    expect((await engine().runOnce()).checks.some((c) => c.name === name)).toBe(false);
+    clock.advance(2 * HOUR + 1);
+    const later = await engine().runOnce();
+    expect(later.checks.find((c) => c.name === name)).toMatchObject({ status: 'rejected' });
+    expect(alerts.filter((a) => a.secret === name && a.step === 'check')).toHaveLength(1);
+  });
+
   it('rotates every due secret exactly once with two engines running at the same time', async () => {
     const names = await Promise.all(
       Array.from({ length: 12 }, () => newSecret({ schedule: '1h' })),

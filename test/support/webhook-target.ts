@@ -51,7 +51,8 @@ export class WebhookTarget {
         }
         let ok = true;
         if (call.step === 'apply') this.accepted.add(call.value);
-        else if (call.step === 'verify') ok = this.accepted.has(call.value);
+        else if (call.step === 'verify' || call.step === 'check')
+          ok = this.accepted.has(call.value);
         else this.accepted.delete(call.value);
         res.writeHead(ok ? 204 : 401).end();
       });

@@ -40,6 +40,7 @@ describe('policy', () => {
       maxVersions: 10,
       maxFailures: 5,
       manual: false,
+      checkEvery: '1h',
     });
     expect(defaultPolicy('random').schedule).toBe('365d');
   });
@@ -64,7 +65,7 @@ describe('policy', () => {
     [{ timezone: 'Mars/Olympus' }, /timezone: expected an IANA time zone/],
     [
       { colour: 'blue' },
-      /unknown field "colour"; accepted: schedule, timezone, window, jitter, minInterval, blackout, grace, maxVersions, maxFailures, manual/,
+      /unknown field "colour"; accepted: schedule, timezone, window, jitter, minInterval, blackout, grace, maxVersions, maxFailures, manual, checkEvery/,
     ],
   ])('rejects %j', (input, message) => {
     expect(() => resolvePolicy(input, base)).toThrow(

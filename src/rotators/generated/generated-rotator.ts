@@ -3,7 +3,7 @@ import { SecretValue } from '../../core/secret-value.js';
 import { describeZodError } from '../../core/zod-issues.js';
 import type { Rotator, RotatorSecret } from '../rotator.js';
 import { type GeneratedType, generateValue, parseGeneratorConfig } from './value-generators.js';
-import { callWebhook, type Webhook, webhookSchema } from './webhook-hook.js';
+import { callWebhook, type Webhook, type WebhookStep, webhookSchema } from './webhook-hook.js';
 
 /**
  * A rotator for values Rotor generates itself. Without a webhook there is no
@@ -36,7 +36,7 @@ export function generatedRotator(type: GeneratedType): Rotator {
     },
     async check(secret, current) {
       if (!secret.config.webhook) return 'no-target';
-      await hook(secret, 'verify', current.version, current.value);
+      await hook(secret, 'check', current.version, current.value);
       return 'accepted';
     },
     validateValue() {
@@ -47,7 +47,7 @@ export function generatedRotator(type: GeneratedType): Rotator {
 
 async function hook(
   secret: RotatorSecret,
-  step: 'apply' | 'verify' | 'retire' | 'rollback',
+  step: WebhookStep,
   version: number,
   value: SecretValue,
 ): Promise<void> {

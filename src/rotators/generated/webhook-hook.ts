@@ -23,7 +23,8 @@ export const webhookSchema = z.strictObject({
 });
 
 export type Webhook = z.output<typeof webhookSchema>;
-export type WebhookStep = 'apply' | 'verify' | 'retire' | 'rollback';
+/** `check` is the drift check: like verify, but for the current value. */
+export type WebhookStep = 'apply' | 'verify' | 'retire' | 'rollback' | 'check';
 
 export async function callWebhook(
   hook: Webhook,
