@@ -202,4 +202,26 @@ describe('credential rotations killed at every step, then resumed', () => {
     const verify = await sandbox.rotor(['audit', 'verify']);
     expect(verify.code, describeResult(verify)).toBe(0);
   }, 600_000);
+
+  it("rotor check finds a password changed behind Rotor's back", async () => {
+    const name = secretName('postgres-single', 'promote');
+    const ok = await sandbox.rotor(['check', name, '--json']);
+    expect(ok.code, describeResult(ok)).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject([{ name, status: 'accepted' }]);
+
+    const superuser = new pg.Client({ connectionString: cluster.adminUrl });
+    await superuser.connect();
+    await superuser.query(
+      `ALTER ROLE ${loginName('postgres-single', 'promote')} PASSWORD '${scramSha256Verifier('changed-by-hand')}'`,
+    );
+    await superuser.end();
+    const drifted = await sandbox.rotor(['check', name, '--json']);
+    expect(drifted.code, describeResult(drifted)).toBe(1);
+    expect(JSON.parse(drifted.stdout)).toMatchObject([{ name, status: 'rejected' }]);
+    // The alert is logged as one JSON line; the command's own error is the last line.
+    expect(drifted.stderr.trim().split('\n').at(-1)).toMatch(
+      /^rotor: 1 secret\(s\) failed the check/,
+    );
+    expect(drifted.stderr).not.toContain('changed-by-hand');
+  }, 120_000);
 });
