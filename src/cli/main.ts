@@ -12,7 +12,7 @@ import { type CliIo, processIo } from './output.js';
 
 const USAGE_EXIT = 2;
 
-export function buildProgram(io: CliIo): Command {
+function buildProgram(io: CliIo): Command {
   const program = new Command('rotor')
     .description('Rotor: encrypted, versioned secrets rotated with zero downtime')
     .version('0.1.0')

@@ -331,6 +331,6 @@ export class KyselyStore implements Store {
   }
 }
 
-export function notFound(name: string): RotorError {
+function notFound(name: string): RotorError {
   return new RotorError('ERR_SECRET_NOT_FOUND', `secret ${name} does not exist`);
 }

@@ -9,7 +9,7 @@ import type { OpenOptions } from './sqlite-store.js';
 const INT8_OID = 20;
 
 /** The URL with its password removed, safe for messages and logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
