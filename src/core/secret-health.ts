@@ -9,13 +9,15 @@ export type SecretHealth =
   | 'in-grace'
   | 'ok';
 
+/** `inFlight`: the rotation in flight, if any; one that carries an error is stuck retrying. */
 export function secretHealth(
   secret: SecretSummary,
-  rotationInFlight: boolean,
+  inFlight: { readonly error: string | null } | undefined,
   now: Date,
 ): SecretHealth {
   if (secret.state === 'needs-attention') return 'needs-attention';
-  if (rotationInFlight) return 'rotating';
+  if (inFlight?.error) return 'failing';
+  if (inFlight) return 'rotating';
   if (secret.failureCount > 0) return 'failing';
   if (secret.nextRotationAt && secret.nextRotationAt < now) return 'overdue';
   if (secret.graceUntil && secret.graceUntil > now) return 'in-grace';

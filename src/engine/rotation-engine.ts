@@ -141,6 +141,9 @@ export class RotationEngine {
     const outcomes: RotationOutcome[] = [];
     const deferred: Array<{ secret: string; reason: string }> = [];
     for (const unfinished of await this.#store.rotations.unfinished()) {
+      // A parked secret waits for a person: `rotor secret resume` or `rotor rotate --cancel`.
+      if ((await this.#store.getSecret(unfinished.secretName))?.state === 'needs-attention')
+        continue;
       const claimed = await this.#store.rotations.claim(
         unfinished.id,
         this.#lease,
@@ -271,7 +274,7 @@ export class RotationEngine {
             return { rotation, result: 'abandoned', error: error.message };
           }
           const message = sanitizedMessage(error, handled);
-          const failed = await this.#onStepFailure(rotation, step, message, actor);
+          const failed = await this.#onStepFailure(rotation, secret, step, message, actor);
           if (failed.result) return failed.result;
           rotation = failed.rotation;
         }
@@ -283,6 +286,7 @@ export class RotationEngine {
 
   async #onStepFailure(
     rotation: RotationRecord,
+    secret: SecretRecord,
     step: RotationStep,
     message: string,
     actor: Actor,
@@ -301,7 +305,8 @@ export class RotationEngine {
     }
     // A failed rollback, promote or retire stays in its state; a later run retries it after a backoff.
     const retryAt = new Date(this.#now().getTime() + retryDelayMs(rotation.attempt, this.#random));
-    await this.#store.rotations.release(rotation.id, this.#lease, message, retryAt, {
+    const park = secret.failureCount + 1 >= secret.policy.maxFailures;
+    await this.#store.rotations.release(rotation.id, this.#lease, message, retryAt, park, {
       actor,
       action: `rotation.${step}_failed`,
     });
@@ -309,8 +314,10 @@ export class RotationEngine {
       secret: rotation.secretName,
       rotation: rotation.id,
       step,
-      message: `${step} failed: ${message}; retrying after ${retryAt.toISOString()}`,
-      needsAttention: false,
+      message: park
+        ? `${step} failed: ${message}; the secret needs attention and this rotation waits until it is resumed`
+        : `${step} failed: ${message}; retrying after ${retryAt.toISOString()}`,
+      needsAttention: park,
     });
     return { rotation, result: { rotation, result: 'stalled', error: message } };
   }

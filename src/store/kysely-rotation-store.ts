@@ -364,10 +364,20 @@ export class KyselyRotationStore implements RotationStore {
     lease: Lease,
     error: string,
     retryAt: Date,
+    park: boolean,
     audit: AuditInput,
   ): Promise<void> {
     await this.#write(async (tx) => {
       const held = await this.#fence(tx, id, lease, undefined);
+      await tx
+        .updateTable('secrets')
+        .set((eb) => ({
+          failure_count: eb('failure_count', '+', 1),
+          ...(park ? { state: 'needs-attention', next_rotation_at: null } : {}),
+          updated_at: this.#now().getTime(),
+        }))
+        .where('id', '=', held.secret_id)
+        .execute();
       const row = await tx
         .updateTable('rotations')
         .set((eb) => ({
@@ -385,6 +395,7 @@ export class KyselyRotationStore implements RotationStore {
       await this.#audit(tx, { ...audit, outcome: 'failure' }, rotation, rotation.toVersion, {
         error,
         retryAt: retryAt.toISOString(),
+        needsAttention: park,
       });
     });
   }

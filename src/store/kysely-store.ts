@@ -281,6 +281,14 @@ export class KyselyStore implements Store {
         .returningAll()
         .executeTakeFirst();
       if (!row) throw notFound(name);
+      // A stalled rotation of this secret is retried at the next run, not after its backoff.
+      await tx
+        .updateTable('rotations')
+        .set({ lease_until: null })
+        .where('secret_id', '=', row.id)
+        .where('finished_at', 'is', null)
+        .where('lease_owner', 'is', null)
+        .execute();
       await this.#audit(tx, audit, name, null);
       return toSecret(row);
     });

@@ -97,8 +97,19 @@ export interface RotationStore {
     maxVersions: number,
     audit: AuditInput,
   ): Promise<RotationRecord>;
-  /** Records a failure of a step that cannot roll back, and frees the lease so a later run retries. */
-  release(id: number, lease: Lease, error: string, retryAt: Date, audit: AuditInput): Promise<void>;
+  /**
+   * Records a failure of a step that cannot roll back (counted against the
+   * secret, parking it as needs-attention when `park`), and frees the lease
+   * so that a later run retries after `retryAt`.
+   */
+  release(
+    id: number,
+    lease: Lease,
+    error: string,
+    retryAt: Date,
+    park: boolean,
+    audit: AuditInput,
+  ): Promise<void>;
 
   get(id: number): Promise<RotationRecord | undefined>;
   list(query: { secret?: string; limit?: number }): Promise<RotationRecord[]>;

@@ -184,6 +184,44 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
     expect(await store.getSecret(name)).toMatchObject({ state: 'active', failureCount: 0 });
   });
 
+  it('counts a rollback that keeps failing, parks the secret, and waits for resume before retrying', async () => {
+    const name = await newSecret({ maxFailures: 2 });
+    target.failing.add('apply');
+    target.failing.add('rollback');
+    const first = await engine().rotate(name, 'test');
+    expect(first.result).toBe('stalled');
+    expect(await store.getSecret(name)).toMatchObject({ state: 'active', failureCount: 1 });
+    clock.advance(HOUR);
+    const second = await engine().runOnce();
+    expect(
+      second.outcomes.filter((o) => o.rotation.secretName === name).map((o) => o.result),
+    ).toEqual(['stalled']);
+    expect(await store.getSecret(name)).toMatchObject({
+      state: 'needs-attention',
+      failureCount: 2,
+      nextRotationAt: null,
+    });
+    expect(alerts.filter((a) => a.secret === name).at(-1)).toMatchObject({ needsAttention: true });
+    clock.advance(10 * HOUR);
+    expect((await engine().runOnce()).outcomes.some((o) => o.rotation.secretName === name)).toBe(
+      false,
+    );
+
+    target.failing.clear();
+    await secrets.resume(name, 'test');
+    const resumed = await engine().runOnce();
+    // The stalled rotation finishes its rollback at once; the failure it records backs the next try off.
+    expect(
+      resumed.outcomes.filter((o) => o.rotation.secretName === name).map((o) => o.result),
+    ).toEqual(['rolled_back']);
+    clock.advance(HOUR);
+    const retried = await engine().runOnce();
+    expect(
+      retried.outcomes.filter((o) => o.rotation.secretName === name).map((o) => o.result),
+    ).toEqual(['promoted']);
+    expect(await stages(name)).toEqual(['3:current:active', '2:-:discarded', '1:previous:active']);
+  });
+
   it('dry-runs: verifies a new value on the target, then discards it without counting a failure', async () => {
     const name = await newSecret();
     const v1 = await value(name);

@@ -12,10 +12,10 @@ export function statusCommand(io: CliIo): Command {
     .action(async (flags: { json?: boolean }) => {
       const now = new Date();
       const rows = await withRotor(async ({ store }) => {
-        const inFlight = new Set(
+        const inFlight = new Map(
           (await store.rotations.unfinished())
             .filter((r) => r.kind !== 'retire')
-            .map((r) => r.secretName),
+            .map((r) => [r.secretName, r]),
         );
         return (await store.listSecrets()).map((s) => ({
           name: s.name,
@@ -27,7 +27,7 @@ export function statusCommand(io: CliIo): Command {
           lastRotationAt: isoOrNull(s.lastRotatedAt),
           nextRotationAt: isoOrNull(s.nextRotationAt),
           failures: s.failureCount,
-          state: secretHealth(s, inFlight.has(s.name), now),
+          state: secretHealth(s, inFlight.get(s.name), now),
         }));
       });
       if (flags.json) {
