@@ -45,10 +45,14 @@ export function demoCommand(io: CliIo): Command {
           const due = (await store.getSecret(DEMO_SECRET))?.nextRotationAt;
           await sleep(Math.max(0, (due?.getTime() ?? Date.now()) - Date.now()) + 50);
           for (const outcome of (await engine.runOnce(CLI_ACTOR)).outcomes) {
-            if (outcome.result === 'promoted') rotated++;
+            if (outcome.result !== 'promoted') {
+              io.stdout(`${describeOutcome(outcome)}\n`);
+              continue;
+            }
+            rotated++;
             const current = await secrets.reveal(DEMO_SECRET, { stage: 'current' }, CLI_ACTOR);
             io.stdout(
-              `${describeOutcome(outcome)}; current key ${current.value.reveal().slice(0, 12)}…\n`,
+              `${describeOutcome(outcome)}; new key ${current.value.reveal().slice(0, 12)}…\n`,
             );
           }
         }
