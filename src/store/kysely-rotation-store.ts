@@ -98,7 +98,7 @@ export class KyselyRotationStore implements RotationStore {
         attempt: rotation.attempt,
       });
       return rotation;
-    });
+    }, 'replayable');
   }
 
   async claim(
@@ -130,7 +130,7 @@ export class KyselyRotationStore implements RotationStore {
           : update.where('lease_owner', '=', holder);
       const claimed = await update.returningAll().executeTakeFirst();
       return claimed ? toRotation({ ...claimed, secret_name: row.secret_name }) : undefined;
-    });
+    }, 'replayable');
   }
 
   async renew(id: number, lease: Lease): Promise<boolean> {
@@ -179,7 +179,7 @@ export class KyselyRotationStore implements RotationStore {
       const rotation = toRotation({ ...updated, secret_name: secret });
       await this.#audit(tx, audit, rotation, rotation.toVersion, { from: row.state });
       return rotation;
-    });
+    }, 'replayable');
   }
 
   async storePending(
@@ -248,7 +248,7 @@ export class KyselyRotationStore implements RotationStore {
       const rotation = toRotation({ ...row, secret_name: held.secret_name });
       await this.#audit(tx, audit, rotation, rotation.toVersion);
       return rotation;
-    });
+    }, 'replayable');
   }
 
   async promote(
@@ -333,7 +333,7 @@ export class KyselyRotationStore implements RotationStore {
         },
       );
       return rotation;
-    });
+    }, 'replayable');
   }
 
   async finishRetire(
@@ -356,7 +356,7 @@ export class KyselyRotationStore implements RotationStore {
       const rotation = await this.#finish(tx, id, held.secret_name, 'done', null);
       await this.#audit(tx, audit, rotation, rotation.toVersion);
       return rotation;
-    });
+    }, 'replayable');
   }
 
   async release(
@@ -397,7 +397,7 @@ export class KyselyRotationStore implements RotationStore {
         retryAt: retryAt.toISOString(),
         needsAttention: park,
       });
-    });
+    }, 'replayable');
   }
 
   async get(id: number): Promise<RotationRecord | undefined> {
@@ -501,7 +501,7 @@ export class KyselyRotationStore implements RotationStore {
       if (!row) return false;
       await appendAuditEvent(tx, audit, due.name, null, this.#now());
       return true;
-    });
+    }, 'replayable');
   }
 
   async sealedVersion(secret: string, version: number): Promise<SealedVersion> {

@@ -61,7 +61,12 @@ export async function openPostgresStore(url: string, options: OpenOptions): Prom
     db,
     dialect: 'postgres',
     location,
-    write: (work) => db.transaction().execute(work),
+    write: (work, durability = 'durable') =>
+      db.transaction().execute(async (tx) => {
+        // Without waiting for the WAL flush; still atomic, still safe against a server process crash.
+        if (durability === 'replayable') await sql`set local synchronous_commit = off`.execute(tx);
+        return work(tx);
+      }),
     now: options.now,
   });
 }

@@ -46,13 +46,17 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
   connection.pragma('journal_mode = WAL');
   connection.pragma('busy_timeout = 10000');
   connection.pragma('foreign_keys = ON');
-  // A secret written must survive a power cut: fsync on every commit.
+  // A secret written must survive a power cut: fsync on every commit unless a transaction says otherwise.
   connection.pragma('synchronous = FULL');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
   const queue = serialised(realpathSync(path));
-  const write: WriteTransaction = (work) =>
+  const write: WriteTransaction = (work, durability = 'durable') =>
     queue(() =>
       db.connection().execute(async (conn) => {
+        // FULL fsyncs the WAL at commit; NORMAL leaves it to the next checkpoint (safe against a process crash).
+        await sql
+          .raw(`pragma synchronous = ${durability === 'durable' ? 'FULL' : 'NORMAL'}`)
+          .execute(conn);
         // IMMEDIATE takes the write lock up front, so a transaction that reads
         // before it writes cannot fail later with SQLITE_BUSY.
         await sql`begin immediate`.execute(conn);
