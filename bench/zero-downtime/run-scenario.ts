@@ -9,7 +9,14 @@ import { MasterKeyring } from '../../src/crypto/master-keyring.js';
 import { RotationEngine } from '../../src/engine/rotation-engine.js';
 import { SecretService } from '../../src/service/secret-service.js';
 import { openStore } from '../../src/store/open-store.js';
-import { AuthFailure, type Credential, type ScenarioName, startTarget } from './targets.js';
+import type { Store } from '../../src/store/store.js';
+import {
+  AuthFailure,
+  type Credential,
+  type ScenarioName,
+  startTarget,
+  type Target,
+} from './targets.js';
 
 export interface ScenarioOptions {
   /** Client workers opening fresh connections in a loop. */
@@ -47,104 +54,71 @@ export async function runScenario(
   scenario: ScenarioName,
   options: ScenarioOptions,
 ): Promise<ScenarioResult> {
-  const target = await startTarget(scenario);
-  const dir = mkdtempSync(join(tmpdir(), 'rotor-zero-downtime-'));
-  const store = await openStore(`sqlite:${join(dir, 'rotor.db')}`, { create: true });
-  const keyring = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
-  const secrets = new SecretService(store, keyring);
-  const engine = new RotationEngine({
-    store,
-    keyring,
-    owner: `bench:${process.pid}`,
-    alerter: { alert: async () => undefined },
-  });
   const graceSeconds = options.cacheSeconds + (options.graceMarginSeconds ?? 0.5);
-  try {
-    if (target.admin) {
-      await secrets.create(
-        {
-          name: 'bench/admin',
-          type: 'password',
-          value: SecretValue.fromString(JSON.stringify(target.admin)),
-          policy: { manual: true },
-        },
-        'bench',
-      );
-    }
-    await secrets.create(
-      {
-        name: SECRET,
-        type: target.type,
-        config: target.config,
-        value: SecretValue.fromString(JSON.stringify(target.initial)),
-        policy: { manual: true, grace: `${Math.ceil(graceSeconds * 1000)}ms` },
-      },
-      'bench',
-    );
+  return withBenchRotor(
+    scenario,
+    `${Math.ceil(graceSeconds * 1000)}ms`,
+    async ({ target, store, secrets, engine }) => {
+      let cached: { credential: Credential; until: number } | undefined;
+      let reading: Promise<Credential> | undefined;
+      const credential = async (): Promise<Credential> => {
+        if (cached && cached.until > performance.now()) return cached.credential;
+        reading ??= secrets.reveal(SECRET, { stage: 'current' }, 'bench-client').then((read) => {
+          const fresh = JSON.parse(read.value.reveal()) as Credential;
+          cached = { credential: fresh, until: performance.now() + options.cacheSeconds * 1000 };
+          reading = undefined;
+          return fresh;
+        });
+        return reading;
+      };
 
-    let cached: { credential: Credential; until: number } | undefined;
-    let reading: Promise<Credential> | undefined;
-    const credential = async (): Promise<Credential> => {
-      if (cached && cached.until > performance.now()) return cached.credential;
-      reading ??= secrets.reveal(SECRET, { stage: 'current' }, 'bench-client').then((read) => {
-        const fresh = JSON.parse(read.value.reveal()) as Credential;
-        cached = { credential: fresh, until: performance.now() + options.cacheSeconds * 1000 };
-        reading = undefined;
-        return fresh;
-      });
-      return reading;
-    };
-
-    const counts = { attempted: 0, auth: 0, other: 0 };
-    let running = true;
-    const worker = async () => {
-      while (running) {
-        const c = await credential();
-        counts.attempted++;
-        try {
-          await target.login(c);
-        } catch (error) {
-          if (error instanceof AuthFailure) counts.auth++;
-          else counts.other++;
+      const counts = { attempted: 0, auth: 0, other: 0 };
+      let running = true;
+      const worker = async () => {
+        while (running) {
+          const c = await credential();
+          counts.attempted++;
+          try {
+            await target.login(c);
+          } catch (error) {
+            if (error instanceof AuthFailure) counts.auth++;
+            else counts.other++;
+          }
         }
-      }
-    };
-    const started = performance.now();
-    const workers = Array.from({ length: options.workers }, worker);
+      };
+      const started = performance.now();
+      const workers = Array.from({ length: options.workers }, worker);
 
-    const durations: number[] = [];
-    let rotationFailures = 0;
-    while (
-      (performance.now() - started) / 1000 < options.durationSeconds ||
-      durations.length < options.minRotations
-    ) {
-      const previous = (await store.listVersions(SECRET)).find((v) => v.stage === 'previous');
-      if (previous?.graceUntil)
-        await sleep(Math.max(0, previous.graceUntil.getTime() - Date.now()) + 10);
-      await engine.runOnce('bench');
-      const rotationStart = performance.now();
-      const outcome = await engine.rotate(SECRET, 'bench');
-      if (outcome.result === 'promoted') durations.push(performance.now() - rotationStart);
-      else rotationFailures++;
-    }
-    running = false;
-    await Promise.all(workers);
-    return {
-      scenario,
-      connectionsAttempted: counts.attempted,
-      authFailures: counts.auth,
-      otherFailures: counts.other,
-      rotationsCompleted: durations.length,
-      rotationFailures,
-      rotationMs: { p50: percentile(durations, 0.5), p99: percentile(durations, 0.99) },
-      graceSeconds,
-      seconds: (performance.now() - started) / 1000,
-    };
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-    await target.stop();
-  }
+      const durations: number[] = [];
+      let rotationFailures = 0;
+      while (
+        (performance.now() - started) / 1000 < options.durationSeconds ||
+        durations.length < options.minRotations
+      ) {
+        const previous = (await store.listVersions(SECRET)).find((v) => v.stage === 'previous');
+        if (previous?.graceUntil)
+          await sleep(Math.max(0, previous.graceUntil.getTime() - Date.now()) + 10);
+        await engine.runOnce('bench');
+        const rotationStart = performance.now();
+        const outcome = await engine.rotate(SECRET, 'bench');
+        if (outcome.result === 'promoted') durations.push(performance.now() - rotationStart);
+        else rotationFailures++;
+      }
+      running = false;
+      await Promise.all(workers);
+      return {
+        scenario,
+        connectionsAttempted: counts.attempted,
+        authFailures: counts.auth,
+        otherFailures: counts.other,
+        rotationsCompleted: durations.length,
+        rotationFailures,
+        rotationMs: { p50: percentile(durations, 0.5), p99: percentile(durations, 0.99) },
+        graceSeconds,
+        seconds: (performance.now() - started) / 1000,
+      };
+    },
+  );
 }
 
 export interface ThroughputResult {
@@ -161,37 +135,7 @@ export interface ThroughputResult {
  * login with the new password), alternated in one run on one cluster.
  */
 export async function measureThroughput(rotations: number): Promise<ThroughputResult> {
-  const target = await startTarget('postgres-single');
-  const dir = mkdtempSync(join(tmpdir(), 'rotor-throughput-'));
-  const store = await openStore(`sqlite:${join(dir, 'rotor.db')}`, { create: true });
-  const keyring = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
-  const secrets = new SecretService(store, keyring);
-  const engine = new RotationEngine({
-    store,
-    keyring,
-    owner: `bench:${process.pid}`,
-    alerter: { alert: async () => undefined },
-  });
-  try {
-    await secrets.create(
-      {
-        name: 'bench/admin',
-        type: 'password',
-        value: SecretValue.fromString(JSON.stringify(target.admin)),
-        policy: { manual: true },
-      },
-      'bench',
-    );
-    await secrets.create(
-      {
-        name: SECRET,
-        type: 'postgres',
-        config: target.config,
-        value: SecretValue.fromString(JSON.stringify(target.initial)),
-        policy: { manual: true, grace: '1s' },
-      },
-      'bench',
-    );
+  return withBenchRotor('postgres-single', '1s', async ({ target, secrets, engine }) => {
     let rawMs = 0;
     let rotorMs = 0;
     let last = target.initial.password;
@@ -224,6 +168,61 @@ export async function measureThroughput(rotations: number): Promise<ThroughputRe
       ratio: rotorPerSecond / rawPerSecond,
       goal: 0.8,
     };
+  });
+}
+
+interface BenchRotor {
+  readonly target: Target;
+  readonly store: Store;
+  readonly secrets: SecretService;
+  readonly engine: RotationEngine;
+}
+
+/**
+ * An in-process Rotor on a temporary SQLite store managing the scenario's
+ * credential (`bench/credential`, manual, with this grace) and its admin
+ * credential; everything, the target included, is removed afterwards.
+ */
+async function withBenchRotor<T>(
+  scenario: ScenarioName,
+  grace: string,
+  work: (rotor: BenchRotor) => Promise<T>,
+): Promise<T> {
+  const target = await startTarget(scenario);
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-'));
+  const store = await openStore(`sqlite:${join(dir, 'rotor.db')}`, { create: true });
+  try {
+    const keyring = new MasterKeyring([{ version: 1, key: randomBytes(32) }]);
+    const secrets = new SecretService(store, keyring);
+    const engine = new RotationEngine({
+      store,
+      keyring,
+      owner: `bench:${process.pid}`,
+      alerter: { alert: async () => undefined },
+    });
+    const json = (value: unknown) => SecretValue.fromString(JSON.stringify(value));
+    if (target.admin) {
+      await secrets.create(
+        {
+          name: 'bench/admin',
+          type: 'password',
+          value: json(target.admin),
+          policy: { manual: true },
+        },
+        'bench',
+      );
+    }
+    await secrets.create(
+      {
+        name: SECRET,
+        type: target.type,
+        config: target.config,
+        value: json(target.initial),
+        policy: { manual: true, grace },
+      },
+      'bench',
+    );
+    return await work({ target, store, secrets, engine });
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

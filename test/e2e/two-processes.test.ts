@@ -39,7 +39,6 @@ describe.concurrent.each<StoreDialect>(STORE_DIALECTS)(
     let target: WebhookTarget;
     let runs: TimedResult[];
     let parsed: RunOnceJson[];
-    const timings: Record<string, number> = {};
     const firstValues = new Map<string, string>();
 
     beforeAll(async () => {
@@ -48,7 +47,6 @@ describe.concurrent.each<StoreDialect>(STORE_DIALECTS)(
       sandbox = await createSandbox(dialect, 'two_proc');
 
       // 200 CLI processes would take minutes: create the secrets in-process, through the same service.
-      let started = performance.now();
       const { store, keyring } = await openRotor(resolveEnvironment(sandbox.env));
       try {
         const secrets = new SecretService(store, keyring);
@@ -69,22 +67,14 @@ describe.concurrent.each<StoreDialect>(STORE_DIALECTS)(
       }
       // All of them due now (their 90d schedule is otherwise far away).
       await sandbox.location.query('update secrets set next_rotation_at = ?', [Date.now() - 1_000]);
-      timings.createMs = Math.round(performance.now() - started);
 
-      started = performance.now();
       runs = await Promise.all([
         sandbox.rotor(['run', '--once', '--json']),
         sandbox.rotor(['run', '--once', '--json']),
       ]);
-      timings.runsMs = Math.round(performance.now() - started);
-      timings.firstMs = runs[0]?.ms ?? 0;
-      timings.secondMs = runs[1]?.ms ?? 0;
       parsed = runs
         .map((r) => (r.code === 0 ? (JSON.parse(r.stdout) as RunOnceJson) : undefined))
         .filter((r): r is RunOnceJson => r !== undefined);
-      console.log(
-        `[${dialect}] ${SECRETS} secrets created in ${timings.createMs} ms; two run --once took ${timings.runsMs} ms (${timings.firstMs} / ${timings.secondMs} ms), rotating ${parsed.map((p) => p.outcomes.length).join(' + ')}`,
-      );
     }, HOOK_TIMEOUT);
 
     const versionRows = () =>
