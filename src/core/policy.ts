@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isDuration, parseDuration } from './duration.js';
 import { RotorError } from './errors.js';
 import { parseSchedule } from './schedule.js';
+import { SINK_FIELDS, type Sink, type SinkType, sinksSchema } from './sink.js';
 import { describeZodError } from './zod-issues.js';
 
 /** A recurring period in which scheduled rotations must not start (a release freeze, business hours). */
@@ -35,6 +36,8 @@ export interface Policy {
   readonly manual: boolean;
   /** How often the scheduler logs in with `current` to catch drift (secrets with a target only). */
   readonly checkEvery: string;
+  /** Where the value is published each time a version becomes current. */
+  readonly sinks?: readonly Sink[] | undefined;
 }
 
 /** Defaults follow common guidance: 90 days for credentials and API keys, a year for raw key material. */
@@ -46,7 +49,12 @@ export const DEFAULT_SCHEDULE_BY_TYPE: Readonly<Record<string, string>> = {
 };
 
 const DURATION_ERROR = 'expected a duration such as 90s, 12h or 30d';
-const duration = z.string({ error: DURATION_ERROR }).refine(isDuration, { error: DURATION_ERROR });
+// Times computed from a policy duration (grace end, next check) must stay valid dates.
+const MAX_DURATION_DAYS = 36_500;
+const duration = z
+  .string({ error: DURATION_ERROR })
+  .refine(isDuration, { error: DURATION_ERROR })
+  .refine(fitsDateRange, { error: `expected a duration of at most ${MAX_DURATION_DAYS}d` });
 
 const TIMEZONE_ERROR = 'expected an IANA time zone such as Europe/Paris or UTC';
 const timezone = z.string({ error: TIMEZONE_ERROR }).refine(
@@ -87,6 +95,7 @@ const policyInputSchema = z.strictObject({
   maxFailures: boundedInt(1, 100).optional(),
   manual: z.boolean({ error: 'expected true or false' }).optional(),
   checkEvery: duration.optional(),
+  sinks: sinksSchema,
 });
 
 export type PolicyInput = z.input<typeof policyInputSchema>;
@@ -99,10 +108,7 @@ const POLICY_FIELDS = Object.keys(policyInputSchema.shape);
 export function resolvePolicy(input: unknown, base: Policy): Policy {
   const parsed = policyInputSchema.safeParse(input ?? {});
   if (!parsed.success) {
-    throw new RotorError(
-      'ERR_INVALID_POLICY',
-      `invalid policy: ${describeZodError(parsed.error, input, POLICY_FIELDS)}`,
-    );
+    throw new RotorError('ERR_INVALID_POLICY', `invalid policy: ${describe(parsed.error, input)}`);
   }
   const merged: Policy = { ...base, ...stripUndefined(parsed.data) };
   parseSchedule(merged.schedule, merged.timezone, 'schedule');
@@ -126,6 +132,28 @@ export function defaultPolicy(type: string): Policy {
 /** Until when a version demoted to `previous` at `at` stays valid. */
 export function graceEndsAt(policy: Policy, at: Date): Date {
   return new Date(at.getTime() + parseDuration(policy.grace, 'grace'));
+}
+
+function describe(error: z.ZodError, input: unknown): string {
+  const [issue] = error.issues;
+  // An unknown field inside a sink lists that sink type's fields, not the policy's.
+  if (issue?.code === 'unrecognized_keys' && issue.path[0] === 'sinks') {
+    const index = Number(issue.path[1]);
+    // Only a sink whose type matched is checked for unknown fields, so it exists and its type is known.
+    const sink = (input as { sinks: Array<{ type: SinkType }> }).sinks[index] as { type: SinkType };
+    const inner = new z.ZodError([{ ...issue, path: [] }]);
+    return `sinks.${index}: ${describeZodError(inner, sink, SINK_FIELDS[sink.type])}`;
+  }
+  return describeZodError(error, input, POLICY_FIELDS);
+}
+
+function fitsDateRange(text: string): boolean {
+  if (!isDuration(text)) return true;
+  try {
+    return parseDuration(text, 'duration') <= MAX_DURATION_DAYS * 86_400_000;
+  } catch {
+    return false;
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

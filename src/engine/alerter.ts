@@ -1,12 +1,16 @@
+import type { SinkType } from '../core/sink.js';
 import type { Logger } from './logger.js';
 
 /** A rotation that needs a human: it failed, or the secret is parked. Never carries a value. */
 export interface Alert {
   readonly secret: string;
+  /** 0 when the alert is not about a rotation (a drift check, a sink). */
   readonly rotation: number;
   readonly step: string;
   readonly message: string;
   readonly needsAttention: boolean;
+  /** The sink that failed to publish, by its position in the policy's `sinks`. */
+  readonly sink?: { readonly index: number; readonly type: SinkType } | undefined;
 }
 
 export interface Alerter {

@@ -4,6 +4,7 @@ import type { Lease, RotationRecord } from '../core/rotation.js';
 import type { RotationState } from '../core/rotation-state.js';
 import { appendAuditEvent } from './audit-append.js';
 import type { Db, StoreContext } from './kysely-db.js';
+import { enqueueSinkDeliveries, KyselySinkOutbox } from './kysely-sink-outbox.js';
 import type {
   BeginRotation,
   DueCheck,
@@ -13,11 +14,13 @@ import type {
   RotationStore,
 } from './rotation-store.js';
 import { toRotation, toSealed, toVersion } from './row-mappers.js';
+import type { SinkOutbox } from './sink-outbox.js';
 import type { SealedVersion, Sealer } from './store.js';
 import { demoteCurrent, destroyBeyond, discardVersion, insertVersion } from './version-writes.js';
 
 /** The rotation protocol's persistence over the shared Kysely query layer. */
 export class KyselyRotationStore implements RotationStore {
+  readonly outbox: SinkOutbox;
   readonly #db: Db;
   readonly #write: StoreContext['write'];
   readonly #now: () => Date;
@@ -26,6 +29,7 @@ export class KyselyRotationStore implements RotationStore {
     this.#db = context.db;
     this.#write = context.write;
     this.#now = context.now;
+    this.outbox = new KyselySinkOutbox(context);
   }
 
   async begin(input: BeginRotation, audit: AuditInput): Promise<RotationRecord | undefined> {
@@ -268,6 +272,12 @@ export class KyselyRotationStore implements RotationStore {
         .where('secret_id', '=', secretId)
         .where('stage', '=', 'pending')
         .execute();
+      await enqueueSinkDeliveries(tx, {
+        secretId,
+        version: Number(held.to_version),
+        event: audit.action,
+        at: now,
+      });
       await tx
         .updateTable('secrets')
         .set({

@@ -1,6 +1,7 @@
 import type { AuditInput } from '../audit/audit-event.js';
 import type { Lease, RotationRecord } from '../core/rotation.js';
 import type { RotationKind, RotationState } from '../core/rotation-state.js';
+import type { SinkOutbox } from './sink-outbox.js';
 import type { SealedVersion, Sealer } from './store.js';
 
 export interface BeginRotation {
@@ -45,6 +46,9 @@ export interface DueSecret {
  * its lease gets ERR_LEASE_LOST instead of overwriting another's progress.
  */
 export interface RotationStore {
+  /** Sink publications queued by {@link promote}, drained by the sink publisher. */
+  readonly outbox: SinkOutbox;
+
   /** Inserts a rotation already leased to the caller; undefined when `onlyIfDue` and no longer due. */
   begin(input: BeginRotation, audit: AuditInput): Promise<RotationRecord | undefined>;
   /** Takes the lease of an unfinished rotation whose lease expired (or whose owner `isDead`). */
@@ -80,7 +84,10 @@ export interface RotationStore {
     audit: AuditInput,
     error?: string,
   ): Promise<RotationRecord>;
-  /** In one transaction: `pending` becomes `current`, `current` becomes `previous`, the rotation ends. */
+  /**
+   * In one transaction: `pending` becomes `current`, `current` becomes
+   * `previous`, one delivery per sink is queued, the rotation ends.
+   */
   promote(id: number, lease: Lease, plan: PromotePlan, audit: AuditInput): Promise<RotationRecord>;
   /** Discards `pending` (or, for a rollback, returns it to `previous`), ends the rotation and records the outcome. */
   finishRollback(

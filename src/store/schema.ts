@@ -12,6 +12,7 @@ export interface Database {
   audit_head: AuditHeadTable;
   tokens: TokensTable;
   master_keys: MasterKeysTable;
+  sink_deliveries: SinkDeliveriesTable;
 }
 
 export interface SecretsTable {
@@ -94,4 +95,22 @@ export interface MasterKeysTable {
   version: number;
   key_check: string;
   created_at: number;
+}
+
+export interface SinkDeliveriesTable {
+  id: Generated<number>;
+  secret_id: number;
+  version: number;
+  sink_index: number;
+  /** The sink's JSON as it was when the version became current. */
+  sink: string;
+  event: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** Sanitised: never a value. */
+  last_error: string | null;
+  /** `delivered`, or `obsolete` when a newer version became current first; null while pending. */
+  outcome: string | null;
+  created_at: number;
+  delivered_at: number | null;
 }

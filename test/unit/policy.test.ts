@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
 import { defaultPolicy, graceEndsAt, type Policy, resolvePolicy } from '../../src/core/policy.js';
 import { planNextRotation } from '../../src/core/rotation-schedule.js';
+import { fileModeOf, type Sink } from '../../src/core/sink.js';
 
 describe('durations', () => {
   it.each([
@@ -65,9 +66,99 @@ describe('policy', () => {
     [{ timezone: 'Mars/Olympus' }, /timezone: expected an IANA time zone/],
     [
       { colour: 'blue' },
-      /unknown field "colour"; accepted: schedule, timezone, window, jitter, minInterval, blackout, grace, maxVersions, maxFailures, manual, checkEvery/,
+      /unknown field "colour"; accepted: schedule, timezone, window, jitter, minInterval, blackout, grace, maxVersions, maxFailures, manual, checkEvery, sinks/,
     ],
   ])('rejects %j', (input, message) => {
+    expect(() => resolvePolicy(input, base)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_POLICY',
+        message: expect.stringMatching(message),
+      }),
+    );
+  });
+
+  it('accepts file, exec and webhook sinks and keeps them as given', () => {
+    const sinks: Sink[] = [
+      { type: 'file', path: '/etc/app/api-key', format: 'raw' },
+      { type: 'file', path: '/etc/app/db.env', format: 'env', mode: '0640' },
+      { type: 'file', path: '/etc/app/db.json', format: 'json', mode: 0o400 },
+      { type: 'exec', command: ['/usr/local/bin/reload-app', '--graceful'] },
+      { type: 'webhook', url: 'https://hooks.example.com/rotor' },
+    ];
+    expect(resolvePolicy({ sinks }, base)).toEqual({ ...base, sinks });
+    expect(resolvePolicy({ grace: '2h' }, { ...base, sinks }).sinks).toEqual(sinks);
+  });
+
+  it('reads a file mode from an octal string or an integer, 0600 by default', () => {
+    expect(fileModeOf(undefined)).toBe(0o600);
+    expect(fileModeOf('0640')).toBe(0o640);
+    expect(fileModeOf('600')).toBe(0o600);
+    expect(fileModeOf(0o444)).toBe(0o444);
+    expect(fileModeOf('0800')).toBeUndefined();
+    expect(fileModeOf(640)).toBeUndefined();
+  });
+
+  const file = { type: 'file', path: '/run/app/key', format: 'raw' };
+  it.each([
+    [{ sinks: file }, /^invalid policy: sinks: expected a list of sinks/],
+    [
+      { sinks: [{ type: 'ftp' }] },
+      /^invalid policy: sinks\.0\.type: expected a sink \{type: file \| exec \| webhook/,
+    ],
+    [{ sinks: ['/run/app/key'] }, /^invalid policy: sinks\.0: expected a sink/],
+    [
+      { sinks: [{ ...file, path: 'run/app/key' }] },
+      /^invalid policy: sinks\.0\.path: expected an absolute file path .* \(got "run\/app\/key"\)/,
+    ],
+    [
+      { sinks: [{ ...file, path: '/run/app/' }] },
+      /^invalid policy: sinks\.0\.path: expected an absolute/,
+    ],
+    [
+      { sinks: [{ ...file, format: 'yaml' }] },
+      /^invalid policy: sinks\.0\.format: expected raw, env or json \(got "yaml"\)/,
+    ],
+    [
+      { sinks: [{ type: 'file', path: '/run/app/key' }] },
+      /^invalid policy: sinks\.0\.format: expected raw, env or json$/,
+    ],
+    [
+      { sinks: [{ ...file, mode: 640 }] },
+      /^invalid policy: sinks\.0\.mode: expected permission bits .* \(got 640\)/,
+    ],
+    [
+      { sinks: [{ ...file, mode: 'rw-r-----' }] },
+      /^invalid policy: sinks\.0\.mode: expected permission bits/,
+    ],
+    [
+      { sinks: [file, { ...file, owner: 'app' }] },
+      /^invalid policy: sinks\.1: unknown field "owner"; accepted: type, path, format, mode$/,
+    ],
+    [
+      { sinks: [{ type: 'exec', command: [] }] },
+      /^invalid policy: sinks\.0\.command: expected the command as a non-empty list/,
+    ],
+    [
+      { sinks: [{ type: 'exec', command: 'reload-app --now' }] },
+      /^invalid policy: sinks\.0\.command: expected the command as a non-empty list of strings, program first \(run without a shell\)/,
+    ],
+    [
+      { sinks: [{ type: 'exec', command: [''] }] },
+      /^invalid policy: sinks\.0\.command: expected the command/,
+    ],
+    [
+      { sinks: [{ type: 'webhook', url: 'ftp://example.com/x' }] },
+      /^invalid policy: sinks\.0\.url: expected an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      { sinks: [{ type: 'webhook', url: 'https://example.com', secret: 'x' }] },
+      /^invalid policy: sinks\.0: unknown field "secret"; accepted: type, url$/,
+    ],
+    [
+      { sinks: Array.from({ length: 11 }, () => file) },
+      /^invalid policy: sinks: expected at most 10 sinks/,
+    ],
+  ])('rejects the sinks of %j naming the field', (input, message) => {
     expect(() => resolvePolicy(input, base)).toThrow(
       expect.objectContaining({
         code: 'ERR_INVALID_POLICY',
