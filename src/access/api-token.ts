@@ -1,17 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { BASE62, randomString } from '../crypto/random-string.js';
-
-/** One capability a token policy grants on a path glob. */
-export type Capability = 'read' | 'list' | 'write' | 'rotate' | 'admin';
-
-export interface TokenPolicyRule {
-  readonly path: string;
-  readonly capabilities: readonly Capability[];
-}
-
-export const ADMIN_POLICY: readonly TokenPolicyRule[] = [
-  { path: '**', capabilities: ['read', 'list', 'write', 'rotate', 'admin'] },
-];
 
 export interface IssuedToken {
   readonly id: string;
@@ -19,6 +7,8 @@ export interface IssuedToken {
   readonly token: string;
   readonly hash: string;
 }
+
+const TOKEN_FORMAT = /^rtk_([A-Za-z0-9]{12})_[A-Za-z0-9]{43}$/;
 
 /**
  * A token is `rtk_<id>_<secret>`: the id finds the row, and only the SHA-256
@@ -33,4 +23,16 @@ export function issueToken(): IssuedToken {
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** The id part of a well-formed token, or undefined for anything else. */
+export function tokenId(token: string): string | undefined {
+  return TOKEN_FORMAT.exec(token)?.[1];
+}
+
+/** Compares a presented token with a stored hash in constant time. */
+export function tokenMatches(token: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashToken(token), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
 }

@@ -43,12 +43,8 @@ export async function withRotor<T>(work: (rotor: CliRotor) => Promise<T>): Promi
   }
 }
 
-export function withSecrets<T>(work: (secrets: SecretService) => Promise<T>): Promise<T> {
-  return withRotor(({ secrets }) => work(secrets));
-}
-
 /** `ROTOR_LEASE_MS` shortens leases, for tests that resume after a simulated crash on another host. */
-function leaseMsFromEnv(): number | undefined {
+export function leaseMsFromEnv(): number | undefined {
   const value = Number(process.env.ROTOR_LEASE_MS);
   return Number.isInteger(value) && value >= 100 ? value : undefined;
 }

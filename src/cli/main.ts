@@ -7,15 +7,18 @@ import { initCommand } from './commands/init-command.js';
 import { rollbackCommand, rotateCommand } from './commands/rotate-command.js';
 import { runCommand } from './commands/run-command.js';
 import { secretCommand } from './commands/secret-command.js';
+import { serverCommand } from './commands/server-command.js';
 import { statusCommand } from './commands/status-command.js';
+import { tokenCommand } from './commands/token-command.js';
 import { type CliIo, processIo } from './output.js';
 
 const USAGE_EXIT = 2;
+const VERSION = '0.1.0';
 
 function buildProgram(io: CliIo): Command {
   const program = new Command('rotor')
     .description('Rotor: encrypted, versioned secrets rotated with zero downtime')
-    .version('0.1.0')
+    .version(VERSION)
     .showSuggestionAfterError()
     // Root options only before the subcommand: `secret get --version 3` must reach `get`.
     .enablePositionalOptions();
@@ -24,9 +27,11 @@ function buildProgram(io: CliIo): Command {
   program.addCommand(rotateCommand(io));
   program.addCommand(rollbackCommand(io));
   program.addCommand(runCommand(io));
+  program.addCommand(serverCommand(io, VERSION));
   program.addCommand(statusCommand(io));
   program.addCommand(checkCommand(io));
   program.addCommand(auditCommand(io));
+  program.addCommand(tokenCommand(io));
   program.addCommand(demoCommand(io));
   configureEverywhere(program, io);
   return program;

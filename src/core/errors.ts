@@ -31,6 +31,19 @@ export const ERROR_CODES = {
   ERR_NOT_IN_FLIGHT: { http: 409, exit: 1 },
   ERR_ROTATION_FAILED: { http: 502, exit: 1 },
   ERR_AUDIT_BROKEN: { http: 500, exit: 1 },
+  ERR_SINK_FAILED: { http: 502, exit: 1 },
+  ERR_UNAUTHENTICATED: { http: 401, exit: 1 },
+  ERR_FORBIDDEN: { http: 403, exit: 1 },
+  ERR_RATE_LIMITED: { http: 429, exit: 1 },
+  ERR_TOKEN_NOT_FOUND: { http: 404, exit: 1 },
+  ERR_ROUTE_NOT_FOUND: { http: 404, exit: 1 },
+  ERR_BODY_TOO_LARGE: { http: 413, exit: 1 },
+  ERR_HEADERS_TOO_LARGE: { http: 431, exit: 1 },
+  ERR_REQUEST_TIMEOUT: { http: 408, exit: 1 },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { http: 415, exit: 1 },
+  ERR_SERVER: { http: 500, exit: 1 },
+  ERR_REMOTE: { http: 502, exit: 1 },
+  ERR_LISTEN: { http: 500, exit: 1 },
 } as const satisfies Record<string, { http: number; exit: number }>;
 
 export type RotorErrorCode = keyof typeof ERROR_CODES;

@@ -22,9 +22,9 @@ export function describeZodError(
     return `unknown ${noun} ${list}; accepted: ${fields.join(', ')}`;
   }
   if (issue.path.length === 0) {
-    return issue.code === 'invalid_type'
-      ? `expected an object (got ${describeValue(raw)})`
-      : issue.message;
+    if (issue.code !== 'invalid_type') return issue.message;
+    const expected = issue.expected === 'object' ? 'expected an object' : issue.message;
+    return `${expected} (got ${describeValue(raw)})`;
   }
   let value: unknown = raw;
   for (const key of issue.path) value = (value as Record<PropertyKey, unknown>)[key];

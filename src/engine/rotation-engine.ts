@@ -26,6 +26,7 @@ import type {
   VersionedValue,
 } from '../rotators/rotator.js';
 import { rotatorFor } from '../rotators/rotator-registry.js';
+import { type SinkPublication, SinkPublisher } from '../sinks/sink-publisher.js';
 import type { Store } from '../store/store.js';
 import type { Alerter } from './alerter.js';
 import { checkSecret, type DriftResult } from './drift-check.js';
@@ -53,6 +54,8 @@ export interface RunSummary {
   readonly deferred: ReadonlyArray<{ secret: string; reason: string }>;
   /** Drift checks that were due (policy `checkEvery`), secrets without a target left out. */
   readonly checks: readonly DriftResult[];
+  /** Sink deliveries made, skipped as obsolete, or failed (and queued again). */
+  readonly published: readonly SinkPublication[];
 }
 
 export interface EngineOptions {
@@ -82,6 +85,7 @@ export class RotationEngine {
   readonly #now: () => Date;
   readonly #random: Random;
   readonly #isOwnerDead: (owner: string) => boolean;
+  readonly #publisher: SinkPublisher;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -91,6 +95,7 @@ export class RotationEngine {
     this.#now = options.now ?? (() => new Date());
     this.#random = options.random ?? Math.random;
     this.#isOwnerDead = options.isOwnerDead ?? isLeaseOwnerDead;
+    this.#publisher = new SinkPublisher({ ...options, now: this.#now, random: this.#random });
   }
 
   /**
@@ -104,7 +109,7 @@ export class RotationEngine {
   ): Promise<RotationOutcome> {
     const dryRun = options.dryRun ?? false;
     const rotation = await this.#begin(name, 'rotate', actor, { dryRun, onlyIfDue: false });
-    return this.#drive(rotation as RotationRecord, actor);
+    return this.#publishAfter(await this.#drive(rotation as RotationRecord, actor), actor);
   }
 
   /** Makes `previous` current again, through the rotator, as a rotation of its own. */
@@ -113,7 +118,7 @@ export class RotationEngine {
       dryRun: false,
       onlyIfDue: false,
     });
-    return this.#drive(rotation as RotationRecord, actor);
+    return this.#publishAfter(await this.#drive(rotation as RotationRecord, actor), actor);
   }
 
   /** Stops an in-flight rotation and rolls it back; nothing `pending` is left. */
@@ -137,10 +142,15 @@ export class RotationEngine {
    * All work that is due: rotations left unfinished by a crash, grace periods
    * that ended, secrets whose next rotation came. Returns when none is left.
    */
-  async runOnce(actor: Actor = 'scheduler'): Promise<RunSummary> {
+  async runOnce(
+    actor: Actor = 'scheduler',
+    /** Asked before each new piece of work: a shutting-down server claims nothing more. */
+    stopping: () => boolean = () => false,
+  ): Promise<RunSummary> {
     const outcomes: RotationOutcome[] = [];
     const deferred: Array<{ secret: string; reason: string }> = [];
     for (const unfinished of await this.#store.rotations.unfinished()) {
+      if (stopping()) break;
       // A parked secret waits for a person: `rotor secret resume` or `rotor rotate --cancel`.
       if ((await this.#store.getSecret(unfinished.secretName))?.state === 'needs-attention')
         continue;
@@ -157,6 +167,7 @@ export class RotationEngine {
       batch.length > 0;
       batch = await this.#expiredGraces(triedRetire)
     ) {
+      if (stopping()) break;
       for (const name of batch) {
         triedRetire.add(name);
         const rotation = await this.#begin(name, 'retire', actor, {
@@ -168,9 +179,12 @@ export class RotationEngine {
     }
     let after: Awaited<ReturnType<Store['rotations']['dueSecrets']>>[number] | undefined;
     for (;;) {
-      const due = await this.#store.rotations.dueSecrets(this.#now(), BATCH, after);
+      const due = stopping()
+        ? []
+        : await this.#store.rotations.dueSecrets(this.#now(), BATCH, after);
       if (due.length === 0) break;
       for (const item of due) {
+        if (stopping()) break;
         after = item;
         const secret = await this.#store.getSecret(item.name);
         if (!secret) continue;
@@ -201,7 +215,20 @@ export class RotationEngine {
         if (rotation) outcomes.push(await this.#drive(rotation, actor));
       }
     }
-    return { outcomes, deferred, checks: await this.#runDueChecks(actor) };
+    const published = stopping() ? [] : await this.#publisher.drain(actor);
+    return {
+      outcomes,
+      deferred,
+      published,
+      checks: stopping() ? [] : await this.#runDueChecks(actor),
+    };
+  }
+
+  /** An operator's rotation publishes at once; whatever fails stays queued for the next run. */
+  async #publishAfter(outcome: RotationOutcome, actor: Actor): Promise<RotationOutcome> {
+    if (outcome.result === 'promoted')
+      await this.#publisher.drain(actor, outcome.rotation.secretName).catch(() => undefined);
+    return outcome;
   }
 
   /** Logs in with each `current` whose check is due; a secret without a target is not checked again. */
@@ -261,19 +288,20 @@ export class RotationEngine {
       void this.#store.rotations.renew(rotation.id, this.#lease).catch(() => undefined);
     }, this.#lease.ttlMs / 3);
     renewal.unref();
-    const handled: SecretValue[] = [];
+    const values = this.#driveValues(secret.name, actor);
     try {
       for (;;) {
         const step = nextStep(rotation.kind, rotation.state, rotation.dryRun);
         if (!step) return outcomeOf(rotation);
         try {
-          rotation = await this.#perform(step, rotation, secret, rotator, actor, handled);
+          rotation = await this.#perform(step, rotation, secret, rotator, actor, values);
           failpointAfter(step);
         } catch (error) {
           if (isRotorError(error) && error.code === 'ERR_LEASE_LOST') {
             return { rotation, result: 'abandoned', error: error.message };
           }
-          const message = sanitizedMessage(error, handled);
+          const message = sanitizedMessage(error, values.handled);
+          values.forgetReferences();
           const failed = await this.#onStepFailure(rotation, secret, step, message, actor);
           if (failed.result) return failed.result;
           rotation = failed.rotation;
@@ -328,21 +356,16 @@ export class RotationEngine {
     secret: SecretRecord,
     rotator: Rotator,
     actor: Actor,
-    handled: SecretValue[],
+    values: DriveValues,
   ): Promise<RotationRecord> {
     const target: RotatorSecret = { name: secret.name, config: secret.config };
-    const ctx = this.#rotatorContext(actor);
+    const { read, ctx, handled } = values;
     const audit = (action: string, details?: Record<string, unknown>): AuditInput => ({
       actor,
       action,
       details,
     });
     const rotations = this.#store.rotations;
-    const read = async (version: number): Promise<VersionedValue> => {
-      const value = await this.#valueOf(secret.name, version);
-      handled.push(value);
-      return { version, value };
-    };
     switch (step) {
       case 'create': {
         if (rotation.kind === 'rollback')
@@ -487,24 +510,67 @@ export class RotationEngine {
     return finished;
   }
 
-  async #valueOf(name: string, version: number): Promise<SecretValue> {
-    const { sealed } = await this.#store.rotations.sealedVersion(name, version);
-    return openValue(sealed, { secret: name, version }, this.#keyring);
-  }
-
-  #rotatorContext(actor: Actor): RotatorContext {
+  /**
+   * What one drive of a rotation opens, each once: its versions (immutable)
+   * and the referenced secrets its rotator reads (an admin credential used by
+   * retire and apply is read, and audited, once per drive).
+   */
+  #driveValues(name: string, actor: Actor): DriveValues {
+    const versions = new Map<number, Promise<SecretValue>>();
+    const references = new Map<string, Promise<SecretValue>>();
+    const handled: SecretValue[] = [];
+    const opened = (value: SecretValue) => {
+      handled.push(value);
+      return value;
+    };
+    const once = <K>(
+      cache: Map<K, Promise<SecretValue>>,
+      key: K,
+      open: () => Promise<SecretValue>,
+    ) => {
+      let value = cache.get(key);
+      if (value === undefined) {
+        value = open().then(opened);
+        // A failed read is not kept: the next step tries again.
+        value.catch(() => cache.delete(key));
+        cache.set(key, value);
+      }
+      return value;
+    };
     return {
-      now: this.#now,
-      readSecret: async (name) => {
-        const { version, sealed } = await this.#store.readVersion(
-          name,
-          { stage: 'current' },
-          { actor, action: 'secret.read' },
-        );
-        return openValue(sealed, { secret: name, version: version.number }, this.#keyring);
+      handled,
+      read: async (version) => ({
+        version,
+        value: await once(versions, version, async () => {
+          const { sealed } = await this.#store.rotations.sealedVersion(name, version);
+          return openValue(sealed, { secret: name, version }, this.#keyring);
+        }),
+      }),
+      ctx: {
+        now: this.#now,
+        readSecret: (other) =>
+          once(references, other, async () => {
+            const { version, sealed } = await this.#store.readVersion(
+              other,
+              { stage: 'current' },
+              { actor, action: 'secret.read' },
+            );
+            return openValue(sealed, { secret: other, version: version.number }, this.#keyring);
+          }),
       },
+      forgetReferences: () => references.clear(),
     };
   }
+}
+
+/** The values one drive of a rotation has opened, and how its steps read them. */
+interface DriveValues {
+  /** Every value opened, so that none reaches an error message. */
+  readonly handled: SecretValue[];
+  read(version: number): Promise<VersionedValue>;
+  readonly ctx: RotatorContext;
+  /** After a failed step: a referenced secret may have changed (the admin credential rotated). */
+  forgetReferences(): void;
 }
 
 function toVersionOf(rotation: RotationRecord): number {

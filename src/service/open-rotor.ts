@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { ADMIN_POLICY, type IssuedToken, issueToken } from '../access/api-token.js';
+import { type IssuedToken, issueToken } from '../access/api-token.js';
+import { ADMIN_POLICY } from '../access/token-policy.js';
 import { RotorError } from '../core/errors.js';
 import { createMasterKeyFile, readMasterKey } from '../crypto/master-key-source.js';
 import { MasterKeyring, masterKeyCheck } from '../crypto/master-keyring.js';

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Actor } from '../audit/audit-event.js';
 import { RotorError } from '../core/errors.js';
 import { defaultPolicy, graceEndsAt, resolvePolicy } from '../core/policy.js';
@@ -20,6 +21,12 @@ export interface CreateSecretInput {
   readonly policy?: unknown;
   /** A value given by the user; generated from the type's config when absent. */
   readonly value?: SecretValue;
+}
+
+export interface SecretChange {
+  readonly policy?: unknown;
+  /** Fields merged over the current config, then validated by the secret's type. */
+  readonly config?: unknown;
 }
 
 export interface RevealedVersion {
@@ -75,10 +82,15 @@ export class SecretService {
     );
   }
 
-  /** Changes a secret's policy; the next rotation is planned again from now. */
-  async updatePolicy(name: string, policyInput: unknown, actor: Actor): Promise<SecretRecord> {
+  /** Changes a secret's policy or config; the next rotation is planned again from now. */
+  async update(name: string, change: SecretChange, actor: Actor): Promise<SecretRecord> {
     const secret = await this.describe(name);
-    const policy = resolvePolicy(policyInput, secret.policy);
+    const policy =
+      change.policy === undefined ? secret.policy : resolvePolicy(change.policy, secret.policy);
+    const config =
+      change.config === undefined
+        ? secret.config
+        : rotatorFor(secret.type).parseConfig({ ...secret.config, ...asObject(change.config) });
     const nextRotationAt =
       secret.state === 'needs-attention'
         ? null
@@ -89,13 +101,46 @@ export class SecretService {
           });
     return this.#store.updateSecret(
       name,
-      { policy, nextRotationAt },
+      { config, policy, nextRotationAt },
       {
         actor,
-        action: 'secret.policy_updated',
-        details: { policy },
+        action: change.config === undefined ? 'secret.policy_updated' : 'secret.updated',
+        details: { policy, ...(change.config === undefined ? {} : { config }) },
       },
     );
+  }
+
+  /**
+   * Whether `presented` is a value valid now: `current`, or `previous` during
+   * its grace. Every candidate is compared in constant time, whatever matches.
+   */
+  async verifyPresented(
+    name: string,
+    presented: SecretValue,
+    actor: Actor,
+  ): Promise<{ valid: boolean; stage: Stage | null; version: number | null }> {
+    assertSecretName(name);
+    const presentedMac = valueFingerprint(this.#keyring, presented.revealBytes());
+    let match: VersionRecord | undefined;
+    for (const { version, sealed } of await this.#store.validVersions(name)) {
+      const value = openValue(sealed, { secret: name, version: version.number }, this.#keyring);
+      const mac = valueFingerprint(this.#keyring, value.revealBytes());
+      if (timingSafeEqual(Buffer.from(mac), Buffer.from(presentedMac)) && !match) match = version;
+    }
+    await this.#store.recordAudit(
+      {
+        actor,
+        action: 'secret.verify',
+        outcome: match ? 'success' : 'failure',
+        details: { stage: match?.stage ?? null, version: match?.number ?? null },
+      },
+      name,
+    );
+    return {
+      valid: match !== undefined,
+      stage: match?.stage ?? null,
+      version: match?.number ?? null,
+    };
   }
 
   /** Lifts needs-attention: failures are forgotten and the secret is due now. */
@@ -185,7 +230,14 @@ export function selectorFor(
   return version !== undefined ? { version } : { stage: stage ?? 'current' };
 }
 
-function assertValueSize(value: SecretValue): void {
+function asObject(input: unknown): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new RotorError('ERR_INVALID_CONFIG', 'config: expected an object');
+  }
+  return input as Record<string, unknown>;
+}
+
+export function assertValueSize(value: SecretValue): void {
   if (value.byteLength === 0)
     throw new RotorError('ERR_INVALID_INPUT', 'value: expected a non-empty value');
   if (value.byteLength > MAX_VALUE_BYTES) {

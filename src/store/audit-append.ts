@@ -2,36 +2,58 @@ import { type AuditInput, auditEventHash, canonicalDetails } from '../audit/audi
 import { RotorError } from '../core/errors.js';
 import type { Db } from './kysely-db.js';
 
+/** One event to append: what the caller states, and what it concerns. */
+export interface AuditEntry {
+  readonly input: AuditInput;
+  readonly secret: string | null;
+  readonly version: number | null;
+}
+
+// Ten bound values per row: well under SQLite's (32766) and PostgreSQL's (65535) limits.
+const ROWS_PER_INSERT = 500;
+
 /** Appends one event to the hash chain inside the caller's transaction. */
-export async function appendAuditEvent(
+export function appendAuditEvent(
   tx: Db,
   input: AuditInput,
   secret: string | null,
   version: number | null,
   now: Date,
 ): Promise<void> {
+  return appendAuditEvents(tx, [{ input, secret, version }], now);
+}
+
+/** Appends events to the hash chain, in order, inside the caller's transaction. */
+export async function appendAuditEvents(
+  tx: Db,
+  entries: readonly AuditEntry[],
+  now: Date,
+): Promise<void> {
+  if (entries.length === 0) return;
   // Bumping the head row first locks it, so concurrent transactions append one after another.
   const head = await tx
     .updateTable('audit_head')
-    .set((eb) => ({ seq: eb('seq', '+', 1) }))
+    .set((eb) => ({ seq: eb('seq', '+', entries.length) }))
     .where('id', '=', 1)
     .returning(['seq', 'hash'])
     .executeTakeFirstOrThrow(() => new RotorError('ERR_STORE', 'the audit chain head is missing'));
-  const event = {
-    seq: Number(head.seq),
-    at: now.getTime(),
-    actor: input.actor,
-    action: input.action,
-    secret,
-    version,
-    outcome: input.outcome ?? 'success',
-    details: canonicalDetails(input.details),
-    prevHash: head.hash,
-  };
-  const hash = auditEventHash(event);
-  await tx
-    .insertInto('audit_events')
-    .values({
+  let seq = Number(head.seq) - entries.length;
+  let prevHash = head.hash;
+  const rows = entries.map(({ input, secret, version }) => {
+    seq += 1;
+    const event = {
+      seq,
+      at: now.getTime(),
+      actor: input.actor,
+      action: input.action,
+      secret,
+      version,
+      outcome: input.outcome ?? 'success',
+      details: canonicalDetails(input.details),
+      prevHash,
+    };
+    prevHash = auditEventHash(event);
+    return {
       seq: event.seq,
       at: event.at,
       actor: event.actor,
@@ -41,8 +63,14 @@ export async function appendAuditEvent(
       outcome: event.outcome,
       details: event.details,
       prev_hash: event.prevHash,
-      hash,
-    })
-    .execute();
-  await tx.updateTable('audit_head').set({ hash }).where('id', '=', 1).execute();
+      hash: prevHash,
+    };
+  });
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await tx
+      .insertInto('audit_events')
+      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .execute();
+  }
+  await tx.updateTable('audit_head').set({ hash: prevHash }).where('id', '=', 1).execute();
 }

@@ -1,17 +1,23 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditEvent, AuditInput } from '../audit/audit-event.js';
 import { RotorError } from '../core/errors.js';
+import type { RotationRecord } from '../core/rotation.js';
 import type { SecretRecord, SecretSummary, VersionRecord } from '../core/secret.js';
 import { appendAuditEvent } from './audit-append.js';
+import { AuditGroupCommit } from './audit-group-commit.js';
 import type { Db, StoreContext, WriteTransaction } from './kysely-db.js';
 import { KyselyRotationStore } from './kysely-rotation-store.js';
+import { enqueueSinkDeliveries } from './kysely-sink-outbox.js';
+import { KyselyTokenStore } from './kysely-token-store.js';
+import { pendingMigrations } from './migrate.js';
 import type { RotationStore } from './rotation-store.js';
-import { toAuditEvent, toDate, toSealed, toSecret, toVersion } from './row-mappers.js';
+import { toAuditEvent, toDate, toRotation, toSealed, toSecret, toVersion } from './row-mappers.js';
 import type {
   AuditQuery,
   NewSecret,
   NewToken,
   PutOptions,
+  RotationQuery,
   SealedVersion,
   Sealer,
   SecretUpdate,
@@ -19,6 +25,7 @@ import type {
   StoreDialect,
   VersionSelector,
 } from './store.js';
+import type { TokenStore } from './token-store.js';
 import { demoteCurrent, destroyBeyond, insertVersion } from './version-writes.js';
 
 export interface KyselyStoreOptions {
@@ -26,6 +33,8 @@ export interface KyselyStoreOptions {
   readonly dialect: StoreDialect;
   readonly location: string;
   readonly write: WriteTransaction;
+  /** How audit group commits write (durable once it resolves); a durable `write` when absent. */
+  readonly auditWrite?: WriteTransaction | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -34,9 +43,12 @@ export class KyselyStore implements Store {
   readonly dialect: StoreDialect;
   readonly location: string;
   readonly rotations: RotationStore;
+  readonly tokens: TokenStore;
   readonly #db: Db;
   readonly #write: WriteTransaction;
   readonly #now: () => Date;
+  /** Reads and API requests are audited in shared transactions: one commit for many callers. */
+  readonly #groupCommit: AuditGroupCommit;
 
   constructor(options: KyselyStoreOptions) {
     this.dialect = options.dialect;
@@ -44,12 +56,18 @@ export class KyselyStore implements Store {
     this.#db = options.db;
     this.#write = options.write;
     this.#now = options.now ?? (() => new Date());
+    this.#groupCommit = new AuditGroupCommit(options.auditWrite ?? this.#write, this.#now);
     const context: StoreContext = { db: this.#db, write: this.#write, now: this.#now };
     this.rotations = new KyselyRotationStore(context);
+    this.tokens = new KyselyTokenStore(context);
   }
 
   async isInitialised(): Promise<boolean> {
     return (await this.masterKeyChecks()).length > 0;
+  }
+
+  pendingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.#db as unknown as Kysely<unknown>, this.dialect);
   }
 
   async masterKeyChecks(): Promise<Array<{ version: number; keyCheck: string }>> {
@@ -119,6 +137,12 @@ export class KyselyStore implements Store {
       if (!inserted)
         throw new RotorError('ERR_SECRET_EXISTS', `secret ${secret.name} already exists`);
       await insertVersion(tx, Number(inserted.id), secret.name, 1, 'current', seal, now);
+      await enqueueSinkDeliveries(tx, {
+        secretId: Number(inserted.id),
+        version: 1,
+        event: audit.action,
+        at: now,
+      });
       await this.#audit(tx, audit, secret.name, 1);
       return toSecret(inserted);
     });
@@ -204,6 +228,7 @@ export class KyselyStore implements Store {
       await demoteCurrent(tx, secretId, options.graceUntil);
       const number = Number(secret.last_version);
       const version = await insertVersion(tx, secretId, name, number, 'current', seal, now);
+      await enqueueSinkDeliveries(tx, { secretId, version: number, event: audit.action, at: now });
       await destroyBeyond(tx, secretId, options.maxVersions, now);
       await this.#audit(tx, audit, name, number);
       return version;
@@ -221,32 +246,36 @@ export class KyselyStore implements Store {
     return rows.map(toVersion);
   }
 
+  async validVersions(name: string): Promise<SealedVersion[]> {
+    const secretId = await this.#requireSecretId(this.#db, name);
+    const rows = await this.#db
+      .selectFrom('versions')
+      .selectAll()
+      .where('secret_id', '=', secretId)
+      .where((eb) =>
+        eb.or([
+          eb('stage', '=', 'current'),
+          eb.and([eb('stage', '=', 'previous'), eb('grace_until', '>', this.#now().getTime())]),
+        ]),
+      )
+      .execute();
+    return rows.flatMap((row) => {
+      const sealed = toSealed(row);
+      return sealed ? [{ version: toVersion(row), sealed }] : [];
+    });
+  }
+
   async readVersion(
     name: string,
     selector: VersionSelector,
     audit: AuditInput,
   ): Promise<SealedVersion> {
-    return this.#write(async (tx) => {
-      const secretId = await this.#requireSecretId(tx, name);
-      let query = tx.selectFrom('versions').selectAll().where('secret_id', '=', secretId);
-      query =
-        'stage' in selector
-          ? query.where('stage', '=', selector.stage)
-          : query.where('number', '=', selector.version);
-      const row = await query.executeTakeFirst();
-      const which =
-        'stage' in selector ? `no ${selector.stage} version` : `no version ${selector.version}`;
-      if (!row) throw new RotorError('ERR_VERSION_NOT_FOUND', `secret ${name} has ${which}`);
-      const sealed = toSealed(row);
-      if (!sealed) {
-        throw new RotorError(
-          'ERR_VERSION_DESTROYED',
-          `version ${row.number} of ${name} was destroyed; only its metadata remains`,
-        );
-      }
-      await this.#audit(tx, audit, name, Number(row.number));
-      return { version: toVersion(row), sealed };
-    });
+    const which = 'stage' in selector ? `stage ${selector.stage}` : `version ${selector.version}`;
+    return this.#groupCommit.readAndAppend(
+      `${name} ${which}`,
+      (tx) => this.#sealedVersion(tx, name, selector),
+      (read) => ({ input: audit, secret: name, version: read.version.number }),
+    );
   }
 
   async updateSecret(name: string, update: SecretUpdate, audit: AuditInput): Promise<SecretRecord> {
@@ -254,6 +283,7 @@ export class KyselyStore implements Store {
       const row = await tx
         .updateTable('secrets')
         .set({
+          config: JSON.stringify(update.config),
           policy: JSON.stringify(update.policy),
           next_rotation_at: update.nextRotationAt?.getTime() ?? null,
           updated_at: this.#now().getTime(),
@@ -294,6 +324,23 @@ export class KyselyStore implements Store {
     });
   }
 
+  async listRotations(query: RotationQuery): Promise<RotationRecord[]> {
+    let select = this.#db
+      .selectFrom('rotations')
+      .innerJoin('secrets', 'secrets.id', 'rotations.secret_id')
+      .selectAll('rotations')
+      .select('secrets.name as secret_name');
+    if (query.secret !== undefined) select = select.where('secrets.name', '=', query.secret);
+    if (query.state !== undefined) select = select.where('rotations.state', '=', query.state);
+    if (query.beforeId !== undefined) select = select.where('rotations.id', '<', query.beforeId);
+    const rows = await select.orderBy('rotations.id', 'desc').limit(query.limit).execute();
+    return rows.map(toRotation);
+  }
+
+  recordAudit(audit: AuditInput, secret: string | null): Promise<void> {
+    return this.#groupCommit.append({ input: audit, secret, version: null });
+  }
+
   async auditEvents(query: AuditQuery): Promise<AuditEvent[]> {
     let select = this.#db.selectFrom('audit_events').selectAll();
     if (query.secret !== undefined) select = select.where('secret', '=', query.secret);
@@ -321,7 +368,35 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.#groupCommit.idle();
     await this.#db.destroy();
+  }
+
+  async #sealedVersion(tx: Db, name: string, selector: VersionSelector): Promise<SealedVersion> {
+    let query = tx
+      .selectFrom('versions')
+      .innerJoin('secrets', 'secrets.id', 'versions.secret_id')
+      .selectAll('versions')
+      .where('secrets.name', '=', name);
+    query =
+      'stage' in selector
+        ? query.where('versions.stage', '=', selector.stage)
+        : query.where('versions.number', '=', selector.version);
+    const row = await query.executeTakeFirst();
+    if (!row) {
+      await this.#requireSecretId(tx, name);
+      const which =
+        'stage' in selector ? `no ${selector.stage} version` : `no version ${selector.version}`;
+      throw new RotorError('ERR_VERSION_NOT_FOUND', `secret ${name} has ${which}`);
+    }
+    const sealed = toSealed(row);
+    if (!sealed) {
+      throw new RotorError(
+        'ERR_VERSION_DESTROYED',
+        `version ${row.number} of ${name} was destroyed; only its metadata remains`,
+      );
+    }
+    return { version: toVersion(row), sealed };
   }
 
   async #requireSecretId(db: Db, name: string): Promise<number> {

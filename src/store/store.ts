@@ -1,8 +1,10 @@
 import type { AuditEvent, AuditInput } from '../audit/audit-event.js';
 import type { Policy } from '../core/policy.js';
+import type { RotationRecord } from '../core/rotation.js';
 import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/secret.js';
 import type { SealedValue } from '../crypto/envelope.js';
 import type { RotationStore } from './rotation-store.js';
+import type { TokenStore } from './token-store.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -41,8 +43,17 @@ export interface PutOptions {
 }
 
 export interface SecretUpdate {
+  readonly config: Readonly<Record<string, unknown>>;
   readonly policy: Policy;
   readonly nextRotationAt: Date | null;
+}
+
+export interface RotationQuery {
+  readonly secret?: string | undefined;
+  readonly state?: string | undefined;
+  /** Only rotations with a smaller id (the next page, newest first). */
+  readonly beforeId?: number | undefined;
+  readonly limit: number;
 }
 
 export interface AuditQuery {
@@ -66,8 +77,11 @@ export interface Store {
   /** Where the store lives, without credentials. */
   readonly location: string;
   readonly rotations: RotationStore;
+  readonly tokens: TokenStore;
 
   isInitialised(): Promise<boolean>;
+  /** Migrations this build knows that the store has not applied (empty when up to date). */
+  pendingMigrations(): Promise<string[]>;
   masterKeyChecks(): Promise<ReadonlyArray<{ version: number; keyCheck: string }>>;
   initialise(input: {
     masterKeyCheck: string;
@@ -90,9 +104,16 @@ export interface Store {
     audit: AuditInput,
   ): Promise<VersionRecord>;
   listVersions(name: string): Promise<VersionRecord[]>;
+  /** `current`, and `previous` while its grace lasts: the values valid now. Not audited; the caller records what it did with them. */
+  validVersions(name: string): Promise<SealedVersion[]>;
   /** Reads a sealed value and records the read in the audit trail. */
   readVersion(name: string, selector: VersionSelector, audit: AuditInput): Promise<SealedVersion>;
 
+  /** Rotations, newest first. */
+  listRotations(query: RotationQuery): Promise<RotationRecord[]>;
+
+  /** Appends an event that records no change of its own (an API request, a refused one). */
+  recordAudit(audit: AuditInput, secret: string | null): Promise<void>;
   auditEvents(query: AuditQuery): Promise<AuditEvent[]>;
   /** The sequence number and hash of the newest event, kept apart so that deleting the tail shows. */
   auditHead(): Promise<{ seq: number; hash: string }>;

@@ -337,9 +337,9 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
     // A daily 30-minute blackout starting on the hour two hours from now, in UTC.
     const blackoutStart = Math.floor(clock.now().getTime() / HOUR) * HOUR + 2 * HOUR;
     const hour = new Date(blackoutStart).getUTCHours();
-    await secrets.updatePolicy(
+    await secrets.update(
       name,
-      { timezone: 'UTC', blackout: [{ start: `0 ${hour} * * *`, duration: '30m' }] },
+      { policy: { timezone: 'UTC', blackout: [{ start: `0 ${hour} * * *`, duration: '30m' }] } },
       'test',
     );
     clock.advance(blackoutStart + 10 * 60_000 - clock.now().getTime());

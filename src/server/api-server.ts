@@ -1,0 +1,107 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { RotorError } from '../core/errors.js';
+import type { Logger } from '../engine/logger.js';
+import { sendClientError, sendError } from './error-reply.js';
+import { openApiDocument } from './openapi.js';
+import type { Operation } from './operation.js';
+import { auditOperations } from './operations/audit-operations.js';
+import { eventOperations } from './operations/event-operations.js';
+import { rotationOperations } from './operations/rotation-operations.js';
+import { secretOperations } from './operations/secret-operations.js';
+import { tokenOperations } from './operations/token-operations.js';
+import { registerOperations } from './router.js';
+import type { ServerServices } from './server-services.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface ApiServerOptions {
+  readonly logger: Logger;
+  readonly version: string;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+}
+
+export function apiOperations(services: ServerServices): Operation[] {
+  return [
+    ...secretOperations(services),
+    ...rotationOperations(services),
+    ...tokenOperations(services),
+    ...auditOperations(services),
+    ...eventOperations(services),
+  ];
+}
+
+/** The HTTP API as a Fastify instance, not yet listening. */
+export async function createApiServer(
+  services: ServerServices,
+  options: ApiServerOptions,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Each request is in the audit trail; an info line per request would only repeat it.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Undecodable URLs and over-long path parameters get the API's error shape too.
+    frameworkErrors: (error, _request, reply) => sendError(reply, error),
+    clientErrorHandler: sendClientError,
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+  const operations = apiOperations(services);
+
+  app.setErrorHandler((error, _request, reply) => sendError(reply, error));
+  // Every body is JSON: text is refused with 415 like any other media type, not parsed as a string.
+  app.removeContentTypeParser('text/plain');
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new RotorError(
+        'ERR_ROUTE_NOT_FOUND',
+        `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 100)}`,
+      ),
+    ),
+  );
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const close of [...services.streams]) close();
+  });
+  // A connection kept alive after the last response in flight would hold a closing server open
+  // until its keep-alive timeout: responses sent while closing take their connection with them.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
+  await app.register(fastifySwagger, {
+    mode: 'static',
+    specification: { document: openApiDocument(operations, options.version) as never },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const store = services.store.location;
+    try {
+      if (!(await services.store.isInitialised())) {
+        return reply.code(503).send({ status: 'unavailable', store, reason: 'not initialised' });
+      }
+      const pending = await services.store.pendingMigrations();
+      if (pending.length > 0) {
+        return reply
+          .code(503)
+          .send({ status: 'unavailable', store, reason: 'migrations pending', pending });
+      }
+      return { status: 'ready', store };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', store, reason: 'store unreachable' });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', services.metrics.registry.contentType);
+    return services.metrics.registry.metrics();
+  });
+
+  registerOperations(app, operations, services);
+  return app;
+}

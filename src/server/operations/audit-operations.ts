@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { allows, allowsEverywhere } from '../../access/token-policy.js';
+import { RotorError } from '../../core/errors.js';
+import { assertSecretName } from '../../core/secret-name.js';
+import { auditEventJson } from '../../service/representations.js';
+import { defineOperation } from '../operation.js';
+import type { ServerServices } from '../server-services.js';
+import { secretFilter } from './name-filters.js';
+
+const auditQuery = z.strictObject({
+  secret: secretFilter.optional(),
+  since: z.coerce
+    .number({ error: 'expected the sequence number of the last event seen' })
+    .int({ error: 'expected the sequence number of the last event seen' })
+    .min(0, { error: 'expected the sequence number of the last event seen' })
+    .optional(),
+  limit: z.coerce
+    .number({ error: 'expected 1 to 1000' })
+    .int({ error: 'expected 1 to 1000' })
+    .min(1, { error: 'expected 1 to 1000' })
+    .max(1000, { error: 'expected 1 to 1000' })
+    .default(100),
+});
+
+export function auditOperations({ store }: ServerServices) {
+  return [
+    defineOperation<z.infer<typeof auditQuery>>({
+      id: 'listAuditEvents',
+      method: 'GET',
+      path: '/v1/audit',
+      summary:
+        'Audit events oldest first after `since` (or the newest `limit`); needs admin on the secret, or on ** without one',
+      access: { scope: 'filtered', capability: 'admin' },
+      query: auditQuery,
+      async handle({ query, token }) {
+        if (
+          query.secret === undefined
+            ? !allowsEverywhere(token.policy, 'admin')
+            : !allows(token.policy, 'admin', query.secret)
+        ) {
+          throw new RotorError(
+            'ERR_FORBIDDEN',
+            'this token may not read the audit trail asked for',
+          );
+        }
+        if (query.secret !== undefined) assertSecretName(query.secret);
+        const events = await store.auditEvents(
+          query.since === undefined
+            ? { secret: query.secret, last: query.limit }
+            : { secret: query.secret, afterSeq: query.since, limit: query.limit },
+        );
+        return events.map(auditEventJson);
+      },
+    }),
+  ];
+}
