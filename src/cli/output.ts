@@ -30,7 +30,3 @@ export function printTable(
       .trimEnd();
   io.stdout(`${[line(headers), ...cells.map(line)].join('\n')}\n`);
 }
-
-export function isoOrNull(date: Date | null | undefined): string | null {
-  return date ? date.toISOString() : null;
-}

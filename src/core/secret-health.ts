@@ -11,7 +11,7 @@ export type SecretHealth =
 
 /** `inFlight`: the rotation in flight, if any; one that carries an error is stuck retrying. */
 export function secretHealth(
-  secret: SecretSummary,
+  secret: Pick<SecretSummary, 'state' | 'failureCount' | 'nextRotationAt' | 'graceUntil'>,
   inFlight: { readonly error: string | null } | undefined,
   now: Date,
 ): SecretHealth {

@@ -181,6 +181,7 @@ describe.concurrent.each<StoreDialect>(STORE_DIALECTS)('audit trail (%s store)',
             version: row?.version === null ? null : Number(row?.version),
             outcome: row?.outcome,
             details: JSON.parse(row?.details ?? ''),
+            hash: row?.hash,
           });
         }
         // Neither the tail nor any stored event carries a value.

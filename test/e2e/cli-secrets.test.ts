@@ -295,8 +295,11 @@ describe.concurrent.each<{ store: StoreKind }>([{ store: 'sqlite' }, { store: 'p
             maxVersions: 10,
             manual: false,
           }),
+          state: 'active',
           createdAt: expect.stringMatching(ISO_DATE),
+          lastRotatedAt: null,
           nextRotationAt: expect.stringMatching(ISO_DATE),
+          failureCount: 0,
         });
         const createdAt = Date.parse(created.createdAt);
         expect(createdAt).toBeGreaterThanOrEqual(before - 1_000);
@@ -431,6 +434,7 @@ describe.concurrent.each<{ store: StoreKind }>([{ store: 'sqlite' }, { store: 'p
           stages: ['current'],
           state: 'active',
           createdAt: expect.stringMatching(ISO_DATE),
+          graceUntil: null,
         });
 
         const [current, previous, pending] = await Promise.all([
@@ -461,9 +465,22 @@ describe.concurrent.each<{ store: StoreKind }>([{ store: 'sqlite' }, { store: 'p
             stages: ['current'],
             state: 'active',
             createdAt: expect.stringMatching(ISO_DATE),
+            graceUntil: null,
           },
-          { version: 2, stages: ['previous'], state: 'active', createdAt: put.createdAt },
-          { version: 1, stages: [], state: 'active', createdAt: expect.stringMatching(ISO_DATE) },
+          {
+            version: 2,
+            stages: ['previous'],
+            state: 'active',
+            createdAt: put.createdAt,
+            graceUntil: expect.stringMatching(ISO_DATE),
+          },
+          {
+            version: 1,
+            stages: [],
+            state: 'active',
+            createdAt: expect.stringMatching(ISO_DATE),
+            graceUntil: null,
+          },
         ]);
       });
 
@@ -505,15 +522,23 @@ describe.concurrent.each<{ store: StoreKind }>([{ store: 'sqlite' }, { store: 'p
             name: 'list/a/one',
             type: 'random',
             currentVersion: 1,
+            state: 'active',
             createdAt: one?.createdAt,
+            lastRotatedAt: null,
             nextRotationAt: one?.nextRotationAt,
+            graceUntil: null,
+            failureCount: 0,
           },
           {
             name: 'list/a/two',
             type: 'random',
             currentVersion: 1,
+            state: 'active',
             createdAt: two?.createdAt,
+            lastRotatedAt: null,
             nextRotationAt: two?.nextRotationAt,
+            graceUntil: null,
+            failureCount: 0,
           },
         ]);
         const all = parseJson<ListEntryJson[]>(await rotor(['secret', 'list', '--json']));

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { RotorError } from '../../core/errors.js';
-import { tailAudit, verifyAudit } from '../../service/audit-service.js';
-import { withRotor } from '../cli-context.js';
+import { assertSecretName } from '../../core/secret-name.js';
 import { integerOption } from '../cli-options.js';
 import { type CliIo, printJson, printTable } from '../output.js';
+import { withBackend } from '../rotor-backend.js';
 
 export function auditCommand(io: CliIo): Command {
   const audit = new Command('audit').description('the tamper-evident audit trail');
@@ -13,7 +13,7 @@ export function auditCommand(io: CliIo): Command {
     .description('walk the hash chain; exit 1 naming the first broken event')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const verdict = await withRotor(({ store }) => verifyAudit(store));
+      const verdict = await withBackend((b) => b.verifyAudit());
       if (flags.json) printJson(io, verdict);
       else if (verdict.intact)
         io.stdout(
@@ -34,17 +34,8 @@ export function auditCommand(io: CliIo): Command {
     .option('--secret <name>', 'only events about this secret')
     .option('--json', 'print JSON')
     .action(async (flags: { lines: number; secret?: string; json?: boolean }) => {
-      const events = await withRotor(({ store }) => tailAudit(store, flags.lines, flags.secret));
-      const rows = events.map((e) => ({
-        seq: e.seq,
-        at: new Date(e.at).toISOString(),
-        actor: e.actor,
-        action: e.action,
-        secret: e.secret,
-        version: e.version,
-        outcome: e.outcome,
-        details: JSON.parse(e.details) as Record<string, unknown>,
-      }));
+      if (flags.secret !== undefined) assertSecretName(flags.secret);
+      const rows = await withBackend((b) => b.auditTail(flags.lines, flags.secret));
       if (flags.json) {
         printJson(io, rows);
         return;
@@ -68,8 +59,8 @@ export function auditCommand(io: CliIo): Command {
   return audit;
 }
 
-function detailsText(details: Record<string, unknown>): string {
-  return Object.entries(details)
+function detailsText(details: unknown): string {
+  return Object.entries(details ?? {})
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 }

@@ -3,6 +3,7 @@ import { RotorError } from '../../core/errors.js';
 import { checkDrift, DRIFT_FAILURES } from '../../engine/drift-check.js';
 import { CLI_ACTOR, withRotor } from '../cli-context.js';
 import { type CliIo, printJson, printTable } from '../output.js';
+import { assertLocalMode } from '../remote-target.js';
 
 export function checkCommand(io: CliIo): Command {
   return new Command('check')
@@ -12,6 +13,7 @@ export function checkCommand(io: CliIo): Command {
     .argument('[names...]', 'secrets to check (default: all)')
     .option('--json', 'print JSON')
     .action(async (names: string[], flags: { json?: boolean }) => {
+      assertLocalMode('check');
       const results = await withRotor(({ store, keyring, alerter }) =>
         checkDrift(store, keyring, alerter, names, CLI_ACTOR),
       );

@@ -2,10 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { isRotorError } from '../../core/errors.js';
 import { initRotor } from '../../service/open-rotor.js';
+import { outcomeJson } from '../../service/representations.js';
 import { resolveEnvironment } from '../../service/rotor-environment.js';
 import { CLI_ACTOR, withRotor } from '../cli-context.js';
 import { integerOption } from '../cli-options.js';
 import { type CliIo, printTable } from '../output.js';
+import { assertLocalMode } from '../remote-target.js';
 import { describeOutcome } from './rotate-command.js';
 
 const DEMO_SECRET = 'demo/api-key';
@@ -17,6 +19,7 @@ export function demoCommand(io: CliIo): Command {
     )
     .option('--rotations <n>', 'how many scheduled rotations to watch', integerOption(1, 100), 3)
     .action(async (flags: { rotations: number }) => {
+      assertLocalMode('demo');
       try {
         const result = await initRotor(resolveEnvironment(process.env));
         io.stdout(
@@ -46,13 +49,13 @@ export function demoCommand(io: CliIo): Command {
           await sleep(Math.max(0, (due?.getTime() ?? Date.now()) - Date.now()) + 50);
           for (const outcome of (await engine.runOnce(CLI_ACTOR)).outcomes) {
             if (outcome.result !== 'promoted') {
-              io.stdout(`${describeOutcome(outcome)}\n`);
+              io.stdout(`${describeOutcome(outcomeJson(outcome))}\n`);
               continue;
             }
             rotated++;
             const current = await secrets.reveal(DEMO_SECRET, { stage: 'current' }, CLI_ACTOR);
             io.stdout(
-              `${describeOutcome(outcome)}; new key ${current.value.reveal().slice(0, 12)}…\n`,
+              `${describeOutcome(outcomeJson(outcome))}; new key ${current.value.reveal().slice(0, 12)}…\n`,
             );
           }
         }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { initRotor } from '../../service/open-rotor.js';
 import { resolveEnvironment } from '../../service/rotor-environment.js';
 import { type CliIo, printJson } from '../output.js';
+import { assertLocalMode } from '../remote-target.js';
 
 export function initCommand(io: CliIo): Command {
   return new Command('init')
@@ -10,6 +11,7 @@ export function initCommand(io: CliIo): Command {
     )
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
+      assertLocalMode('init');
       const result = await initRotor(resolveEnvironment(process.env));
       if (flags.json) {
         printJson(io, {

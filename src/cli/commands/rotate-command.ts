@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { RotorError } from '../../core/errors.js';
 import type { RotationOutcome } from '../../engine/rotation-engine.js';
-import { CLI_ACTOR, withRotor } from '../cli-context.js';
 import { type CliIo, printJson } from '../output.js';
+import { type OutcomeJson, withBackend } from '../rotor-backend.js';
 
 /** Outcomes after which the command exits non-zero: the rotation did not do what was asked. */
 export const FAILED_RESULTS: ReadonlySet<RotationOutcome['result']> = new Set([
@@ -21,10 +21,8 @@ export function rotateCommand(io: CliIo): Command {
     .action(async (name: string, flags: { dryRun?: boolean; cancel?: boolean; json?: boolean }) => {
       if (flags.dryRun && flags.cancel)
         throw new RotorError('ERR_USAGE', 'give either --dry-run or --cancel, not both');
-      const outcome = await withRotor(({ engine }) =>
-        flags.cancel
-          ? engine.cancel(name, CLI_ACTOR)
-          : engine.rotate(name, CLI_ACTOR, { dryRun: flags.dryRun }),
+      const outcome = await withBackend((b) =>
+        flags.cancel ? b.cancelRotation(name) : b.rotate(name, { dryRun: flags.dryRun ?? false }),
       );
       report(io, outcome, flags.json);
     });
@@ -36,54 +34,36 @@ export function rollbackCommand(io: CliIo): Command {
     .argument('<name>')
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { json?: boolean }) => {
-      report(io, await withRotor(({ engine }) => engine.rollback(name, CLI_ACTOR)), flags.json);
+      report(io, await withBackend((b) => b.rollback(name)), flags.json);
     });
 }
 
-export function outcomeJson(outcome: RotationOutcome) {
-  const { rotation } = outcome;
-  return {
-    name: rotation.secretName,
-    rotation: rotation.id,
-    kind: rotation.kind,
-    state: rotation.state,
-    result: outcome.result,
-    fromVersion: rotation.fromVersion,
-    toVersion: rotation.toVersion,
-    error: outcome.error ?? null,
-  };
-}
-
-export function describeOutcome(outcome: RotationOutcome): string {
-  const { rotation } = outcome;
-  const name = rotation.secretName;
+export function describeOutcome(outcome: OutcomeJson): string {
+  const { name } = outcome;
   switch (outcome.result) {
     case 'promoted':
-      return rotation.kind === 'rollback'
-        ? `${name}: rolled back to version ${rotation.toVersion} (rotation ${rotation.id})`
-        : `${name}: rotated from version ${rotation.fromVersion} to ${rotation.toVersion} (rotation ${rotation.id})`;
+      return outcome.kind === 'rollback'
+        ? `${name}: rolled back to version ${outcome.toVersion} (rotation ${outcome.rotation})`
+        : `${name}: rotated from version ${outcome.fromVersion} to ${outcome.toVersion} (rotation ${outcome.rotation})`;
     case 'retired':
-      return `${name}: retired version ${rotation.toVersion} (grace over)`;
+      return `${name}: retired version ${outcome.toVersion} (grace over)`;
     case 'dry_run':
-      return `${name}: dry run verified version ${rotation.toVersion} and discarded it; current stays ${rotation.fromVersion}`;
+      return `${name}: dry run verified version ${outcome.toVersion} and discarded it; current stays ${outcome.fromVersion}`;
     case 'cancelled':
-      return `${name}: rotation ${rotation.id} cancelled and rolled back; current stays ${rotation.fromVersion}`;
+      return `${name}: rotation ${outcome.rotation} cancelled and rolled back; current stays ${outcome.fromVersion}`;
     case 'rolled_back':
-      return `${name}: rotation ${rotation.id} failed and was rolled back: ${outcome.error ?? 'unknown error'}`;
+      return `${name}: rotation ${outcome.rotation} failed and was rolled back: ${outcome.error ?? 'unknown error'}`;
     case 'stalled':
-      return `${name}: rotation ${rotation.id} is stuck in ${rotation.state} and will be retried: ${outcome.error ?? ''}`;
+      return `${name}: rotation ${outcome.rotation} is stuck in ${outcome.state} and will be retried: ${outcome.error ?? ''}`;
     case 'abandoned':
-      return `${name}: rotation ${rotation.id} was taken over by another process`;
+      return `${name}: rotation ${outcome.rotation} was taken over by another process`;
   }
 }
 
-function report(io: CliIo, outcome: RotationOutcome, json: boolean | undefined): void {
-  if (json) printJson(io, outcomeJson(outcome));
+function report(io: CliIo, outcome: OutcomeJson, json: boolean | undefined): void {
+  if (json) printJson(io, outcome);
   else io.stdout(`${describeOutcome(outcome)}\n`);
   if (FAILED_RESULTS.has(outcome.result)) {
-    throw new RotorError(
-      'ERR_ROTATION_FAILED',
-      `rotation of ${outcome.rotation.secretName} did not complete`,
-    );
+    throw new RotorError('ERR_ROTATION_FAILED', `rotation of ${outcome.name} did not complete`);
   }
 }

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { RotorError } from '../../core/errors.js';
 import { DRIFT_FAILURES } from '../../engine/drift-check.js';
+import { outcomeJson } from '../../service/representations.js';
 import { withRotor } from '../cli-context.js';
 import { type CliIo, printJson } from '../output.js';
-import { describeOutcome, FAILED_RESULTS, outcomeJson } from './rotate-command.js';
+import { assertLocalMode } from '../remote-target.js';
+import { describeOutcome, FAILED_RESULTS } from './rotate-command.js';
 
 export function runCommand(io: CliIo): Command {
   return new Command('run')
@@ -18,6 +20,7 @@ export function runCommand(io: CliIo): Command {
           'ERR_USAGE',
           'rotor run needs --once (the long-running mode is `rotor server`)',
         );
+      assertLocalMode('run');
       const summary = await withRotor(({ engine }) => engine.runOnce());
       const failed = summary.outcomes.filter((o) => FAILED_RESULTS.has(o.result));
       const drifted = summary.checks.filter((c) => DRIFT_FAILURES.has(c.status));
@@ -30,7 +33,8 @@ export function runCommand(io: CliIo): Command {
           drifted: drifted.length,
         });
       } else {
-        for (const outcome of summary.outcomes) io.stdout(`${describeOutcome(outcome)}\n`);
+        for (const outcome of summary.outcomes)
+          io.stdout(`${describeOutcome(outcomeJson(outcome))}\n`);
         for (const d of summary.deferred) io.stdout(`${d.secret}: deferred (${d.reason})\n`);
         for (const c of drifted) io.stdout(`${c.name}: check ${c.status}: ${c.message ?? ''}\n`);
         io.stdout(

@@ -1,16 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { RotorError } from '../../core/errors.js';
-import {
-  type SecretRecord,
-  STAGES,
-  type Stage,
-  stageLabels,
-  type VersionRecord,
-} from '../../core/secret.js';
+import { STAGES, type Stage } from '../../core/secret.js';
 import { assertSecretType, type SecretType } from '../../rotators/rotator-registry.js';
 import { selectorFor } from '../../service/secret-service.js';
-import { CLI_ACTOR, withSecrets } from '../cli-context.js';
 import {
   addPolicyOptions,
   integerOption,
@@ -18,8 +11,9 @@ import {
   parseJsonObject,
   policyFromFlags,
 } from '../cli-options.js';
-import { type CliIo, isoOrNull, printJson, printTable } from '../output.js';
+import { type CliIo, printJson, printTable } from '../output.js';
 import { readValueFromStdin } from '../read-stdin.js';
+import { withBackend } from '../rotor-backend.js';
 
 /** The config field that `--length` sets: characters for passwords (and database passwords), bytes of entropy otherwise. */
 const LENGTH_FIELD: Readonly<Record<SecretType, string>> = {
@@ -70,13 +64,13 @@ export function secretCommand(io: CliIo): Command {
       config.prefix = flags.prefix;
     }
     const value = flags.valueStdin ? await readValueFromStdin() : undefined;
-    const created = await withSecrets((s) =>
-      s.create({ name, type, config, policy: policyFromFlags(flags), value }, CLI_ACTOR),
+    const created = await withBackend((b) =>
+      b.createSecret({ name, type, config, policy: policyFromFlags(flags), value }),
     );
-    if (flags.json) printJson(io, secretJson(created));
+    if (flags.json) printJson(io, created);
     else
       io.stdout(
-        `created ${created.name} (${created.type}) version 1; next rotation ${isoOrNull(created.nextRotationAt) ?? 'manual'}\n`,
+        `created ${created.name} (${created.type}) version 1; next rotation ${created.nextRotationAt ?? 'manual'}\n`,
       );
   });
 
@@ -88,20 +82,10 @@ export function secretCommand(io: CliIo): Command {
     .option('--version <n>', 'a version number', integerOption(1, Number.MAX_SAFE_INTEGER))
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { stage?: Stage; version?: number; json?: boolean }) => {
-      const read = await withSecrets((s) =>
-        s.reveal(name, selectorFor(flags.stage, flags.version), CLI_ACTOR),
-      );
-      if (flags.json) {
-        printJson(io, {
-          name: read.name,
-          version: read.version.number,
-          stages: stageLabels(read.version),
-          value: read.value.reveal(),
-          createdAt: read.version.createdAt.toISOString(),
-        });
-      } else {
-        io.stdout(`${read.value.reveal()}\n`);
-      }
+      const selector = selectorFor(flags.stage, flags.version);
+      const read = await withBackend((b) => b.readSecret(name, selector));
+      if (flags.json) printJson(io, read);
+      else io.stdout(`${read.value}\n`);
     });
 
   secret
@@ -112,9 +96,9 @@ export function secretCommand(io: CliIo): Command {
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { json?: boolean }) => {
       const value = await readValueFromStdin();
-      const version = await withSecrets((s) => s.put(name, value, CLI_ACTOR));
-      if (flags.json) printJson(io, { name, ...versionJson(version) });
-      else io.stdout(`stored ${name} version ${version.number} as current\n`);
+      const stored = await withBackend((b) => b.putSecret(name, value));
+      if (flags.json) printJson(io, stored);
+      else io.stdout(`stored ${name} version ${stored.version} as current\n`);
     });
 
   secret
@@ -123,18 +107,9 @@ export function secretCommand(io: CliIo): Command {
     .option('--prefix <prefix>', 'only names starting with this')
     .option('--json', 'print JSON')
     .action(async (flags: { prefix?: string; json?: boolean }) => {
-      const secrets = await withSecrets((s) => s.list(flags.prefix));
+      const secrets = await withBackend((b) => b.listSecrets(flags.prefix));
       if (flags.json) {
-        printJson(
-          io,
-          secrets.map((s) => ({
-            name: s.name,
-            type: s.type,
-            currentVersion: s.currentVersion,
-            createdAt: s.createdAt.toISOString(),
-            nextRotationAt: isoOrNull(s.nextRotationAt),
-          })),
-        );
+        printJson(io, secrets);
         return;
       }
       printTable(
@@ -144,8 +119,8 @@ export function secretCommand(io: CliIo): Command {
           s.name,
           s.type,
           String(s.currentVersion),
-          s.createdAt.toISOString(),
-          isoOrNull(s.nextRotationAt),
+          s.createdAt,
+          s.nextRotationAt,
         ]),
       );
     });
@@ -156,19 +131,19 @@ export function secretCommand(io: CliIo): Command {
     .argument('<name>')
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { json?: boolean }) => {
-      const versions = await withSecrets((s) => s.history(name));
+      const versions = await withBackend((b) => b.secretHistory(name));
       if (flags.json) {
-        printJson(io, versions.map(versionJson));
+        printJson(io, versions);
         return;
       }
       printTable(
         io,
         ['VERSION', 'STAGES', 'STATE', 'CREATED'],
         versions.map((v) => [
-          String(v.number),
-          stageLabels(v).join(',') || 'deprecated',
+          String(v.version),
+          v.stages.join(',') || 'deprecated',
           v.state,
-          v.createdAt.toISOString(),
+          v.createdAt,
         ]),
       );
     });
@@ -187,12 +162,9 @@ export function secretCommand(io: CliIo): Command {
         'nothing to update: give at least one policy option such as --schedule 30d',
       );
     }
-    const updated = await withSecrets((s) => s.updatePolicy(name, policy, CLI_ACTOR));
-    if (flags.json) printJson(io, secretJson(updated));
-    else
-      io.stdout(
-        `updated ${name}; next rotation ${isoOrNull(updated.nextRotationAt) ?? 'manual'}\n`,
-      );
+    const updated = await withBackend((b) => b.updatePolicy(name, policy));
+    if (flags.json) printJson(io, updated);
+    else io.stdout(`updated ${name}; next rotation ${updated.nextRotationAt ?? 'manual'}\n`);
   });
 
   secret
@@ -200,7 +172,7 @@ export function secretCommand(io: CliIo): Command {
     .description('lift needs-attention: forget failures and rotate at the next run')
     .argument('<name>')
     .action(async (name: string) => {
-      await withSecrets((s) => s.resume(name, CLI_ACTOR));
+      await withBackend((b) => b.resumeSecret(name));
       io.stdout(`resumed ${name}; it rotates at the next run\n`);
     });
 
@@ -211,7 +183,7 @@ export function secretCommand(io: CliIo): Command {
     .option('--yes', 'do not ask for confirmation')
     .action(async (name: string, flags: { yes?: boolean }) => {
       if (!flags.yes) await confirmDeletion(name);
-      await withSecrets((s) => s.delete(name, CLI_ACTOR));
+      await withBackend((b) => b.deleteSecret(name));
       io.stdout(`deleted ${name}\n`);
     });
 
@@ -235,25 +207,4 @@ async function confirmDeletion(name: string): Promise<void> {
   } finally {
     prompt.close();
   }
-}
-
-function secretJson(secret: SecretRecord) {
-  return {
-    name: secret.name,
-    type: secret.type,
-    version: secret.lastVersion,
-    config: secret.config,
-    policy: secret.policy,
-    createdAt: secret.createdAt.toISOString(),
-    nextRotationAt: isoOrNull(secret.nextRotationAt),
-  };
-}
-
-function versionJson(version: VersionRecord) {
-  return {
-    version: version.number,
-    stages: stageLabels(version),
-    state: version.state,
-    createdAt: version.createdAt.toISOString(),
-  };
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { secretHealth } from '../../core/secret-health.js';
-import { withRotor } from '../cli-context.js';
-import { type CliIo, isoOrNull, printJson, printTable } from '../output.js';
+import { type CliIo, printJson, printTable } from '../output.js';
+import { type RotationJson, type SummaryJson, withBackend } from '../rotor-backend.js';
 
 export function statusCommand(io: CliIo): Command {
   return new Command('status')
@@ -11,25 +11,9 @@ export function statusCommand(io: CliIo): Command {
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
       const now = new Date();
-      const rows = await withRotor(async ({ store }) => {
-        const inFlight = new Map(
-          (await store.rotations.unfinished())
-            .filter((r) => r.kind !== 'retire')
-            .map((r) => [r.secretName, r]),
-        );
-        return (await store.listSecrets()).map((s) => ({
-          name: s.name,
-          type: s.type,
-          currentVersion: s.currentVersion,
-          ageSeconds: Math.floor(
-            (now.getTime() - (s.lastRotatedAt ?? s.createdAt).getTime()) / 1000,
-          ),
-          lastRotationAt: isoOrNull(s.lastRotatedAt),
-          nextRotationAt: isoOrNull(s.nextRotationAt),
-          failures: s.failureCount,
-          state: secretHealth(s, inFlight.get(s.name), now),
-        }));
-      });
+      const rows = await withBackend(async (b) =>
+        statusRows(await b.listSecrets(), await b.unfinishedRotations(), now),
+      );
       if (flags.json) {
         printJson(io, rows);
         return;
@@ -48,6 +32,38 @@ export function statusCommand(io: CliIo): Command {
         ]),
       );
     });
+}
+
+function statusRows(
+  secrets: readonly SummaryJson[],
+  unfinished: readonly RotationJson[],
+  now: Date,
+) {
+  // A retirement in flight only ends a grace period; the secret's value is not rotating.
+  const inFlight = new Map(unfinished.filter((r) => r.kind !== 'retire').map((r) => [r.name, r]));
+  return secrets.map((s) => ({
+    name: s.name,
+    type: s.type,
+    currentVersion: s.currentVersion,
+    ageSeconds: Math.floor((now.getTime() - Date.parse(s.lastRotatedAt ?? s.createdAt)) / 1000),
+    lastRotationAt: s.lastRotatedAt,
+    nextRotationAt: s.nextRotationAt,
+    failures: s.failureCount,
+    state: secretHealth(
+      {
+        state: s.state,
+        failureCount: s.failureCount,
+        nextRotationAt: dateOrNull(s.nextRotationAt),
+        graceUntil: dateOrNull(s.graceUntil),
+      },
+      inFlight.get(s.name),
+      now,
+    ),
+  }));
+}
+
+function dateOrNull(iso: string | null): Date | null {
+  return iso === null ? null : new Date(iso);
 }
 
 function humanAge(seconds: number): string {
