@@ -24,21 +24,21 @@ export function eventOperations({ events, streams }: ServerServices) {
       method: 'GET',
       path: '/v1/events',
       summary:
-        'Server-Sent Events (rotation.promoted, rotation.retired, ...): names and versions, never values. Resumes after Last-Event-ID or `since`',
+        'Server-Sent Events (rotation.promoted, rotation.retired, ...): names and versions, never values, of the secrets the token may list or read. Resumes after Last-Event-ID or `since`',
       access: { scope: 'filtered', capability: 'list' },
       query: eventsQuery,
       async handle({ query, token, request, reply }) {
         const visible = (e: RotorEvent) =>
           (query.secret === undefined || e.name === query.secret) &&
-          allows(token.policy, 'list', e.name);
+          // A token that may read a value may learn that it changed.
+          (allows(token.policy, 'list', e.name) || allows(token.policy, 'read', e.name));
         const lastSeen = lastEventId(request.headers['last-event-id']) ?? query.since;
         reply.hijack();
         const raw = reply.raw;
         raw.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-store',
-          // An event stream never ends in a reusable state: its connection goes with it.
-          connection: 'close',
+          connection: 'keep-alive',
           'x-accel-buffering': 'no',
         });
         // A HEAD request gets the headers only: Node would hold them until a body that never comes.
