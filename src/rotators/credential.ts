@@ -32,18 +32,19 @@ const credentialSchema = z.object({
 
 /** Reads a stored credential; the error names the field, never the password. */
 export function parseCredential(value: SecretValue, secret: string): Credential {
-  const notCredential = new RotorError(
-    'ERR_INVALID_INPUT',
-    `value of ${secret}: expected credential JSON {"engine","host","port","database","username","password"}`,
-  );
+  const notCredential = () =>
+    new RotorError(
+      'ERR_INVALID_INPUT',
+      `value of ${secret}: expected credential JSON {"engine","host","port","database","username","password"}`,
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(value.reveal());
   } catch {
-    throw notCredential;
+    throw notCredential();
   }
   // Anything but an object would be echoed by the field-by-field message, and it may be the password.
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw notCredential;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw notCredential();
   const parsed = credentialSchema.safeParse(raw);
   if (!parsed.success) {
     const safe = { ...raw, password: undefined };
@@ -64,6 +65,11 @@ export function newPassword(length = 32): string {
   return randomString(BASE62, length);
 }
 
+const adminCredentialSchema = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+});
+
 /** The admin credential a config names by secret: JSON with at least username and password. */
 export async function readAdminCredential(
   read: (name: string) => Promise<SecretValue>,
@@ -76,9 +82,7 @@ export async function readAdminCredential(
   } catch {
     parsed = undefined;
   }
-  const admin = z
-    .object({ username: z.string().min(1), password: z.string().min(1) })
-    .safeParse(parsed);
+  const admin = adminCredentialSchema.safeParse(parsed);
   if (!admin.success) {
     throw new RotorError(
       'ERR_INVALID_CONFIG',

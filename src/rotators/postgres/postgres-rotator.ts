@@ -12,7 +12,6 @@ import type { Rotator, RotatorContext, RotatorSecret } from '../rotator.js';
 import { acceptsCurrent } from '../target-login.js';
 import { type PostgresConfig, parsePostgresConfig, postgresLogins } from './postgres-config.js';
 import { type Login, PostgresTarget, showRole } from './postgres-target.js';
-import { scramSha256Verifier } from './scram-verifier.js';
 
 /** Length of the passwords nobody knows, set on logins that must stop working. */
 const UNKNOWN_PASSWORD_LENGTH = 64;
@@ -57,21 +56,19 @@ export const postgresRotator: Rotator = {
     const target = targetOf(config);
     const now = readCredential(secret, current.value, config);
     const next = readCredential(secret, pending.value, config);
-    const verifier = scramSha256Verifier(next.password);
     const purpose = `apply ${secret.name}: cannot set the password of role ${showRole(next.username)}`;
     if (next.username !== now.username) {
       // Alternating: the login nobody uses takes the new password (and is created, the first time).
-      const admin = await adminLogin(config, ctx);
       await target.changePassword(
-        [admin],
-        { role: next.username, verifier, createLike: now.username },
+        adminLogins(config, ctx),
+        { role: next.username, password: next.password, createLike: now.username },
         purpose,
       );
       return;
     }
     // One login: the old password stops working here. Logged in as the role itself, a resumed
     // apply finds the new password already in place.
-    await changeOwnPassword(secret, config, ctx, next.username, verifier, [now, next], purpose);
+    await changeOwnPassword(secret, config, ctx, next, [now, next], purpose);
   },
 
   async verify({ secret, pending }) {
@@ -87,10 +84,9 @@ export const postgresRotator: Rotator = {
     const old = readCredential(secret, retiring.value, config);
     // Never lock out the login in use (a retired version may have named it too).
     if (old.username === now.username) return;
-    const admin = await adminLogin(config, ctx);
     await targetOf(config).changePassword(
-      [admin],
-      { role: old.username, verifier: unknownVerifier(), skipIfMissing: true },
+      adminLogins(config, ctx),
+      { role: old.username, password: unknownPassword(), skipIfMissing: true },
       `retire ${secret.name}: cannot revoke the password of role ${showRole(old.username)}`,
     );
   },
@@ -101,10 +97,9 @@ export const postgresRotator: Rotator = {
     const next = readCredential(secret, pending.value, config);
     if (next.username !== now.username) {
       // The discarded password must not keep working: nobody will ever know the one set here.
-      const admin = await adminLogin(config, ctx);
       await targetOf(config).changePassword(
-        [admin],
-        { role: next.username, verifier: unknownVerifier(), skipIfMissing: true },
+        adminLogins(config, ctx),
+        { role: next.username, password: unknownPassword(), skipIfMissing: true },
         `rollback ${secret.name}: cannot revoke the password of role ${showRole(next.username)}`,
       );
       return;
@@ -117,8 +112,7 @@ export const postgresRotator: Rotator = {
       secret,
       config,
       ctx,
-      now.username,
-      scramSha256Verifier(now.password),
+      now,
       [next, now],
       `rollback ${secret.name}: cannot restore the password of role ${showRole(now.username)}`,
     );
@@ -141,40 +135,40 @@ function targetOf(config: PostgresConfig): PostgresTarget {
 }
 
 /**
- * Sets the password of the one login: as the admin when the config names one,
+ * Gives the one login the password of `change`: as the admin when the config names one,
  * otherwise as the role itself, with the first of `selfLogins` the server accepts.
  */
 async function changeOwnPassword(
   secret: RotatorSecret,
   config: PostgresConfig,
   ctx: RotatorContext,
-  role: string,
-  verifier: string,
+  change: Login,
   selfLogins: readonly Login[],
   purpose: string,
 ): Promise<void> {
   const target = targetOf(config);
+  const { username: role, password } = change;
   // An admin secret naming this very secret is the role rotating itself.
   if (config.adminSecret === undefined || config.adminSecret === secret.name) {
-    await target.changePassword(selfLogins, { role, verifier, self: true }, purpose);
+    await target.changePassword(selfLogins, { role, password, self: true }, purpose);
   } else {
-    await target.changePassword([await adminLogin(config, ctx)], { role, verifier }, purpose);
+    await target.changePassword(adminLogins(config, ctx), { role, password }, purpose);
   }
 }
 
-/** The admin credential the config names (required by the alternating strategy). */
-async function adminLogin(config: PostgresConfig, ctx: RotatorContext): Promise<Login> {
+/** The admin credential the config names (required by the alternating strategy), as the one login to try. */
+async function adminLogins(config: PostgresConfig, ctx: RotatorContext): Promise<Login[]> {
   if (config.adminSecret === undefined) {
     throw new RotorError(
       'ERR_INVALID_CONFIG',
       'invalid config for type postgres: adminSecret: required to change another login',
     );
   }
-  return readAdminCredential((name) => ctx.readSecret(name), config.adminSecret);
+  return [await readAdminCredential((name) => ctx.readSecret(name), config.adminSecret)];
 }
 
-function unknownVerifier(): string {
-  return scramSha256Verifier(newPassword(UNKNOWN_PASSWORD_LENGTH));
+function unknownPassword(): string {
+  return newPassword(UNKNOWN_PASSWORD_LENGTH);
 }
 
 /**
@@ -186,13 +180,6 @@ function readCredential(
   value: SecretValue,
   config: PostgresConfig,
 ): Credential {
-  if (!isJsonObject(value)) {
-    // parseCredential would describe a bare JSON string, which may well be the password itself.
-    throw new RotorError(
-      'ERR_INVALID_INPUT',
-      `value of ${secret.name}: expected credential JSON {"engine","host","port","database","username","password"}`,
-    );
-  }
   const credential = parseCredential(value, secret.name);
   if (credential.engine !== 'postgres') {
     throw new RotorError(
@@ -208,13 +195,4 @@ function readCredential(
     );
   }
   return credential;
-}
-
-function isJsonObject(value: SecretValue): boolean {
-  try {
-    const parsed: unknown = JSON.parse(value.reveal());
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { RotorError, type RotorErrorCode } from '../../core/errors.js';
+import { scramSha256VerifierAsync } from './scram-verifier.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const QUERY_TIMEOUT_MS = 30_000;
@@ -22,8 +23,8 @@ export interface TargetAddress {
 export interface PasswordChange {
   /** The role whose password changes. */
   readonly role: string;
-  /** The new password's SCRAM verifier: the password itself is never sent as SQL. */
-  readonly verifier: string;
+  /** The new password: only its SCRAM verifier is sent, never the password as SQL. */
+  readonly password: string;
   /** The login changes its own password (`ALTER ROLE CURRENT_USER`). */
   readonly self?: boolean;
   /** Creates the role when it is missing, as a login in the same roles as this one. */
@@ -62,31 +63,38 @@ export class PostgresTarget {
    * Sets a role's password, logged in with the first of `logins` the server
    * accepts. Changes of one role are serialised across Rotor processes by an
    * advisory lock held until commit: two concurrent `ALTER ROLE` of one role
-   * otherwise fail with "tuple concurrently updated".
+   * otherwise fail with "tuple concurrently updated". `logins` may still be
+   * read (from the store): the verifier's PBKDF2 runs on the thread pool
+   * meanwhile, and while the connection opens.
    */
   async changePassword(
-    logins: readonly Login[],
+    logins: readonly Login[] | Promise<readonly Login[]>,
     change: PasswordChange,
     purpose: string,
   ): Promise<void> {
-    await this.#withClient(logins, purpose, async (client) => {
-      // Closing the connection rolls the transaction back if any statement fails.
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('rotor:role:' || $1))", [
-        change.role,
-      ]);
-      if (!change.self && !(await roleExists(client, change.role))) {
-        if (change.createLike !== undefined) {
-          await this.#createLoginLike(client, change.role, change.createLike);
-        } else if (change.skipIfMissing) {
-          await client.query('ROLLBACK');
-          return;
-        }
-      }
+    const verifier = scramSha256VerifierAsync(change.password);
+    // Awaited once connected; logins or a connection that fail must not leave it unhandled.
+    verifier.catch(() => undefined);
+    await this.#withClient(await logins, purpose, async (client) => {
       const role = change.self ? 'CURRENT_USER' : pg.escapeIdentifier(change.role);
-      await client.query(`ALTER ROLE ${role} PASSWORD ${pg.escapeLiteral(change.verifier)}`);
-      await client.query('COMMIT');
+      const alter = `ALTER ROLE ${role} PASSWORD ${pg.escapeLiteral(await verifier)}`;
+      // One round trip when the role exists, as on every rotation but an alternating one's
+      // first: the server runs a simple query's statements in order and skips the rest after
+      // an error. Closing the connection rolls back a transaction left open by one.
+      try {
+        await client.query(`${lockRole(change.role)}; ${alter}; COMMIT`);
+        return;
+      } catch (error) {
+        const missing = !change.self && isUndefinedObject(error);
+        if (!missing || (change.createLike === undefined && !change.skipIfMissing)) throw error;
+      }
+      if (change.createLike === undefined) return;
+      await client.query('ROLLBACK');
+      await client.query(lockRole(change.role));
+      // Another process may have created it since, under the same lock.
+      if (!(await roleExists(client, change.role)))
+        await this.#createLoginLike(client, change.role, change.createLike);
+      await client.query(`${alter}; COMMIT`);
     });
   }
 
@@ -131,7 +139,9 @@ export class PostgresTarget {
     } catch (error) {
       throw this.#targetError(error, purpose, login, logins);
     } finally {
-      await client.end().catch(() => undefined);
+      // Not awaited: the work is committed or proven by now, and the server's goodbye
+      // (its backend exiting) proceeds while the rotation records the step.
+      client.end().catch(() => undefined);
     }
   }
 
@@ -203,6 +213,23 @@ export class PostgresTarget {
     for (const { password } of logins) reason = reason.replaceAll(password, '[redacted]');
     return new RotorError(code, `${purpose}: ${reason}`);
   }
+}
+
+/**
+ * Opens the transaction of a password change and takes the role's advisory lock
+ * (the key is the one every Rotor version takes: `hashtext('rotor:role:' || role)`).
+ */
+function lockRole(role: string): string {
+  return [
+    'BEGIN',
+    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`,
+    `SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(`rotor:role:${role}`)}))`,
+  ].join('; ');
+}
+
+/** SQLSTATE 42704: `ALTER ROLE` of a role that does not exist. */
+function isUndefinedObject(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '42704';
 }
 
 async function roleExists(client: pg.Client, role: string): Promise<boolean> {

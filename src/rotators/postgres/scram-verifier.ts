@@ -1,4 +1,13 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  pbkdf2 as pbkdf2Callback,
+  pbkdf2Sync,
+  randomBytes,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+
+const pbkdf2 = promisify(pbkdf2Callback);
 
 /** PostgreSQL's default `scram_iterations`. */
 export const SCRAM_ITERATIONS = 4096;
@@ -22,13 +31,39 @@ export function scramSha256Verifier(
   salt: Buffer = randomBytes(SALT_BYTES),
   iterations = SCRAM_ITERATIONS,
 ): string {
+  assertParameters(salt, iterations);
+  return verifierOf(
+    pbkdf2Sync(saslPrep(password), salt, iterations, KEY_BYTES, 'sha256'),
+    salt,
+    iterations,
+  );
+}
+
+/**
+ * {@link scramSha256Verifier} computed on libuv's thread pool, so that the
+ * 4096 rounds of PBKDF2 overlap with whatever the caller does meanwhile
+ * (opening the connection that will store it).
+ */
+export async function scramSha256VerifierAsync(
+  password: string,
+  salt: Buffer = randomBytes(SALT_BYTES),
+  iterations = SCRAM_ITERATIONS,
+): Promise<string> {
+  assertParameters(salt, iterations);
+  const salted = await pbkdf2(saslPrep(password), salt, iterations, KEY_BYTES, 'sha256');
+  return verifierOf(salted, salt, iterations);
+}
+
+function assertParameters(salt: Buffer, iterations: number): void {
   if (!Number.isSafeInteger(iterations) || iterations < 1) {
     throw new TypeError(
       `scramSha256Verifier: iterations must be a positive integer (got ${iterations})`,
     );
   }
   if (salt.length === 0) throw new TypeError('scramSha256Verifier: salt must not be empty');
-  const salted = pbkdf2Sync(saslPrep(password), salt, iterations, KEY_BYTES, 'sha256');
+}
+
+function verifierOf(salted: Buffer, salt: Buffer, iterations: number): string {
   const clientKey = hmac(salted, 'Client Key');
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = hmac(salted, 'Server Key');
