@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -61,16 +62,21 @@ export async function createApiServer(
       ),
     ),
   );
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-    for (const close of [...services.streams]) close();
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
   });
-  // A connection kept alive after the last response in flight would hold a closing server open
-  // until its keep-alive timeout: responses sent while closing take their connection with them.
-  app.addHook('onSend', async (_request, reply, payload) => {
-    if (closing) reply.header('connection', 'close');
-    return payload;
+  app.addHook('preClose', async () => {
+    for (const close of [...services.streams]) close();
+    // Connections kept alive, or opened by a client that has sent nothing yet, would hold the
+    // closing server open until a timeout: each is closed once no request is in flight on it.
+    const sweep = () => {
+      app.server.closeIdleConnections();
+      for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+    };
+    const sweeper = setInterval(sweep, 100).unref();
+    app.server.once('close', () => clearInterval(sweeper));
   });
 
   await app.register(fastifySwagger, {
