@@ -51,12 +51,43 @@ export function openValue(
       `cannot decrypt ${where}: it is wrapped by master key version ${sealed.masterKeyVersion}, which is not loaded`,
     );
   }
-  const dataKey = decrypt(master.key, sealed.wrappedKey, keyAad(binding, master.version), where);
-  try {
-    return SecretValue.fromBuffer(decrypt(dataKey, sealed.ciphertext, valueAad(binding), where));
-  } finally {
-    dataKey.fill(0);
+  const dataKey = unwrapDataKey(master, sealed.wrappedKey, binding, where);
+  return SecretValue.fromBuffer(decrypt(dataKey, sealed.ciphertext, valueAad(binding), where));
+}
+
+/**
+ * Data keys unwrapped by each master key, so that reading a version again
+ * costs one decryption instead of two. A version's data key never changes,
+ * and one held here reveals nothing the master key beside it could not: both
+ * live in this process. Entries are keyed by the wrapped key and its
+ * binding, so a moved or altered one still fails to unwrap.
+ */
+const unwrappedKeys = new WeakMap<MasterKey, Map<string, Buffer>>();
+const UNWRAPPED_KEYS_PER_MASTER_KEY = 1_024;
+
+function unwrapDataKey(
+  master: MasterKey,
+  wrappedKey: Buffer,
+  binding: VersionBinding,
+  where: string,
+): Buffer {
+  const aad = keyAad(binding, master.version);
+  let keys = unwrappedKeys.get(master);
+  if (!keys) {
+    keys = new Map();
+    unwrappedKeys.set(master, keys);
   }
+  const id = `${aad.toString()}:${wrappedKey.toString('base64')}`;
+  const known = keys.get(id);
+  if (known) return known;
+  const dataKey = decrypt(master.key, wrappedKey, aad, where);
+  if (keys.size >= UNWRAPPED_KEYS_PER_MASTER_KEY) {
+    const [oldest, key] = keys.entries().next().value as [string, Buffer];
+    key.fill(0);
+    keys.delete(oldest);
+  }
+  keys.set(id, dataKey);
+  return dataKey;
 }
 
 // Names cannot contain ':' so the binding strings are unambiguous.

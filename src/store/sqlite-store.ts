@@ -6,6 +6,8 @@ import type { WriteTransaction } from './kysely-db.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
+import { cachingStatements } from './sqlite-statement-cache.js';
+import { WalSync } from './wal-sync.js';
 
 export interface OpenOptions {
   /** Create the store when it does not exist (only `rotor init` does). */
@@ -48,15 +50,31 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
   connection.pragma('foreign_keys = ON');
   // A secret written must survive a power cut: fsync on every commit unless a transaction says otherwise.
   connection.pragma('synchronous = FULL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const statements = cachingStatements(connection);
+  const wal = new WalSync(`${path}-wal`);
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({
+      database: {
+        prepare: (text) => statements.prepare(text),
+        close() {
+          statements.close();
+          wal.close();
+        },
+      },
+    }),
+  });
   const queue = serialised(realpathSync(path));
+  // The connection keeps the setting between transactions: only a change costs a statement.
+  let synchronous = 'FULL';
   const write: WriteTransaction = (work, durability = 'durable') =>
     queue(() =>
       db.connection().execute(async (conn) => {
         // FULL fsyncs the WAL at commit; NORMAL leaves it to the next checkpoint (safe against a process crash).
-        await sql
-          .raw(`pragma synchronous = ${durability === 'durable' ? 'FULL' : 'NORMAL'}`)
-          .execute(conn);
+        const wanted = durability === 'durable' ? 'FULL' : 'NORMAL';
+        if (wanted !== synchronous) {
+          await sql.raw(`pragma synchronous = ${wanted}`).execute(conn);
+          synchronous = wanted;
+        }
         // IMMEDIATE takes the write lock up front, so a transaction that reads
         // before it writes cannot fail later with SQLITE_BUSY.
         await sql`begin immediate`.execute(conn);
@@ -70,6 +88,13 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
         }
       }),
     );
+  // Group commits do not block the thread on the fsync: the WAL is flushed
+  // asynchronously after the commit, and callers wait for that flush.
+  const auditWrite: WriteTransaction = async (work) => {
+    const result = await write(work, 'replayable');
+    await wal.flush();
+    return result;
+  };
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, 'sqlite');
   } catch (error) {
@@ -81,6 +106,7 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     dialect: 'sqlite',
     location: `sqlite:${path}`,
     write,
+    auditWrite,
     now: options.now,
   });
 }
