@@ -45,6 +45,7 @@ export interface PendingChange {
 }
 
 const BATCH = 500;
+const PUBLISHED_ACTIONS = Object.keys(PUBLISHED);
 
 /**
  * Follows the audit trail, which every process sharing the store appends to,
@@ -103,7 +104,12 @@ export class EventFeed {
   /** Events after `seq`, read from the store page by page: everything a reconnecting client missed. */
   async *since(seq: number, secret?: string): AsyncGenerator<RotorEvent> {
     for (let after = seq; ; ) {
-      const page = await this.#store.auditEvents({ afterSeq: after, secret, limit: BATCH });
+      const page = await this.#store.auditEvents({
+        afterSeq: after,
+        secret,
+        actions: PUBLISHED_ACTIONS,
+        limit: BATCH,
+      });
       for (const audit of page) {
         const event = toRotorEvent(audit);
         if (event) yield event;
@@ -124,20 +130,31 @@ export class EventFeed {
   }
 
   async #poll(): Promise<void> {
-    for (;;) {
+    // Only published actions cross into JavaScript: reads, the bulk of the trail, stay in the store.
+    let head: number;
+    try {
+      head = (await this.#store.auditHead()).seq;
+    } catch {
+      // The store is briefly unavailable: /readyz reports it, the next poll retries.
+      return;
+    }
+    while (this.#lastSeq < head) {
       let events: AuditEvent[];
       try {
-        events = await this.#store.auditEvents({ afterSeq: this.#lastSeq, limit: BATCH });
+        events = await this.#store.auditEvents({
+          afterSeq: this.#lastSeq,
+          upToSeq: head,
+          actions: PUBLISHED_ACTIONS,
+          limit: BATCH,
+        });
       } catch {
-        // The store is briefly unavailable: /readyz reports it, the next poll retries.
         return;
       }
       for (const audit of events) {
-        this.#lastSeq = audit.seq;
         const event = toRotorEvent(audit);
         if (event) this.#emitter.emit('event', event);
       }
-      if (events.length < BATCH) return;
+      this.#lastSeq = events.length < BATCH ? head : (events.at(-1) as AuditEvent).seq;
     }
   }
 }

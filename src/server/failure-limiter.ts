@@ -2,6 +2,8 @@
  * Counts refused authentications per client address in a sliding window;
  * an address over the limit is refused outright until old failures age out.
  */
+const SWEEP_ABOVE = 10_000;
+
 export class FailureLimiter {
   readonly #max: number;
   readonly #windowMs: number;
@@ -16,6 +18,7 @@ export class FailureLimiter {
 
   /** Seconds until `address` may try again, or 0 when it may now. */
   retryAfter(address: string): number {
+    if (!this.#failures.has(address)) return 0;
     const recent = this.#recent(address);
     if (recent.length < this.#max) return 0;
     const oldest = recent[recent.length - this.#max] as number;
@@ -23,6 +26,9 @@ export class FailureLimiter {
   }
 
   recordFailure(address: string): void {
+    // Addresses that failed once and never came back would otherwise stay forever.
+    if (this.#failures.size >= SWEEP_ABOVE)
+      for (const known of [...this.#failures.keys()]) this.#recent(known);
     const recent = this.#recent(address);
     recent.push(this.#now());
     this.#failures.set(address, recent);

@@ -346,6 +346,7 @@ export class KyselyStore implements Store {
     if (query.secret !== undefined) select = select.where('secret', '=', query.secret);
     if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq);
     if (query.upToSeq !== undefined) select = select.where('seq', '<=', query.upToSeq);
+    if (query.actions !== undefined) select = select.where('action', 'in', [...query.actions]);
     const rows =
       query.last === undefined
         ? await select

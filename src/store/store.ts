@@ -64,6 +64,8 @@ export interface AuditQuery {
   readonly upToSeq?: number | undefined;
   /** The newest `last` events (oldest first). */
   readonly last?: number | undefined;
+  /** Only events with one of these actions. */
+  readonly actions?: readonly string[] | undefined;
   /** At most this many events from `afterSeq` on (oldest first). */
   readonly limit?: number | undefined;
 }
