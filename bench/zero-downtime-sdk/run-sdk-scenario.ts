@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, secretPath } from '../../src/sdk/api-client.js';
 import { createClient } from '../../src/sdk/rotor-client.js';
 import { startTestServer } from '../../test/support/rotor-server.js';
+import { percentile } from '../zero-downtime/run-scenario.js';
 import { type ScenarioName, startTarget } from '../zero-downtime/targets.js';
 import { sdkWorkload } from './sdk-workload.js';
 import { createTargetSecrets } from './target-secrets.js';
@@ -152,9 +153,4 @@ async function seenAt(seen: Map<number, number>, version: number): Promise<numbe
   const deadline = performance.now() + 10_000;
   while (!seen.has(version) && performance.now() < deadline) await sleep(2);
   return seen.get(version) ?? Number.NaN;
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 }

@@ -5,21 +5,12 @@ import { assertSecretName } from '../../core/secret-name.js';
 import { auditEventJson } from '../../service/representations.js';
 import { defineOperation } from '../operation.js';
 import type { ServerServices } from '../server-services.js';
-import { secretFilter } from './name-filters.js';
+import { limitField, secretFilter, sinceField } from './query-fields.js';
 
 const auditQuery = z.strictObject({
   secret: secretFilter.optional(),
-  since: z.coerce
-    .number({ error: 'expected the sequence number of the last event seen' })
-    .int({ error: 'expected the sequence number of the last event seen' })
-    .min(0, { error: 'expected the sequence number of the last event seen' })
-    .optional(),
-  limit: z.coerce
-    .number({ error: 'expected 1 to 1000' })
-    .int({ error: 'expected 1 to 1000' })
-    .min(1, { error: 'expected 1 to 1000' })
-    .max(1000, { error: 'expected 1 to 1000' })
-    .default(100),
+  since: sinceField.optional(),
+  limit: limitField,
 });
 
 export function auditOperations({ store }: ServerServices) {

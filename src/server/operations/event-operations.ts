@@ -4,15 +4,11 @@ import { RotorError } from '../../core/errors.js';
 import type { RotorEvent } from '../event-feed.js';
 import { defineOperation } from '../operation.js';
 import type { ServerServices } from '../server-services.js';
-import { secretFilter } from './name-filters.js';
+import { secretFilter, sinceField } from './query-fields.js';
 
 const eventsQuery = z.strictObject({
   secret: secretFilter.optional(),
-  since: z.coerce
-    .number({ error: 'expected the sequence number of the last event seen' })
-    .int({ error: 'expected the sequence number of the last event seen' })
-    .min(0, { error: 'expected the sequence number of the last event seen' })
-    .optional(),
+  since: sinceField.optional(),
 });
 
 const HEARTBEAT_MS = 15_000;

@@ -4,7 +4,7 @@ import { ROTATION_STATES } from '../../core/rotation-state.js';
 import { outcomeJson, rotationJson } from '../../service/representations.js';
 import { defineOperation } from '../operation.js';
 import type { ServerServices } from '../server-services.js';
-import { secretFilter } from './name-filters.js';
+import { limitField, secretFilter } from './query-fields.js';
 
 const rotateBody = z
   .strictObject({ dryRun: z.boolean({ error: 'expected true or false' }).optional() })
@@ -20,12 +20,7 @@ const rotationsQuery = z.strictObject({
     .int({ error: 'expected a rotation id' })
     .min(1)
     .optional(),
-  limit: z.coerce
-    .number({ error: 'expected 1 to 1000' })
-    .int({ error: 'expected 1 to 1000' })
-    .min(1, { error: 'expected 1 to 1000' })
-    .max(1000, { error: 'expected 1 to 1000' })
-    .default(100),
+  limit: limitField,
 });
 
 export function rotationOperations({ engine, store, metrics }: ServerServices) {

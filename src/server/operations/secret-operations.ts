@@ -12,7 +12,7 @@ import { MAX_VALUE_BYTES, selectorFor } from '../../service/secret-service.js';
 import { defineOperation } from '../operation.js';
 import type { ServerServices } from '../server-services.js';
 import { valueEtag, waitForValueChange } from '../value-etag.js';
-import { prefixFilter } from './name-filters.js';
+import { prefixFilter } from './query-fields.js';
 
 const jsonObject = z.record(z.string(), z.unknown(), { error: 'expected an object' });
 const valueField = z

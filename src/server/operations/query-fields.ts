@@ -18,3 +18,20 @@ export const prefixFilter = z
   .string({ error: PREFIX_ERROR })
   .max(256, { error: PREFIX_ERROR })
   .regex(NAME_CHARACTERS, { error: PREFIX_ERROR });
+
+const SINCE_ERROR = 'expected the sequence number of the last event seen';
+const LIMIT_ERROR = 'expected 1 to 1000';
+
+/** `since`: audit sequence number after which to read. */
+export const sinceField = z.coerce
+  .number({ error: SINCE_ERROR })
+  .int({ error: SINCE_ERROR })
+  .min(0, { error: SINCE_ERROR });
+
+/** `limit`: page size of a listing. */
+export const limitField = z.coerce
+  .number({ error: LIMIT_ERROR })
+  .int({ error: LIMIT_ERROR })
+  .min(1, { error: LIMIT_ERROR })
+  .max(1000, { error: LIMIT_ERROR })
+  .default(100);
