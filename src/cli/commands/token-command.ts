@@ -64,7 +64,7 @@ export function tokenCommand(io: CliIo): Command {
 
   token
     .command('revoke')
-    .description('revoke a token: it is refused from its next request on')
+    .description('revoke a token: a running server refuses it within 1 s')
     .argument('<id>', 'the token id, as `rotor token list` shows it', parseTokenId)
     .action(async (id: string) => {
       await withBackend((b) => b.revokeToken(id));

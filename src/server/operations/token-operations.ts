@@ -40,7 +40,8 @@ export function tokenOperations({ tokens }: ServerServices) {
       id: 'revokeToken',
       method: 'DELETE',
       path: '/v1/tokens/{id}',
-      summary: 'Revoke a token; it is refused from the next request on',
+      summary:
+        'Revoke a token: this server refuses it from the next request on, other servers on the store within 1 s',
       access: { scope: 'everywhere', capability: 'admin' },
       status: 204,
       auditsItself: true,
