@@ -141,11 +141,9 @@ export class RemoteBackend implements RotorBackend {
     }
   }
 
-  async verifyAudit(): Promise<ChainVerdict> {
-    throw new RotorError(
-      'ERR_USAGE',
-      'rotor audit verify needs the store itself: the API does not serve the head record that shows a deleted tail, so a check through it could pass a cut trail; run it where the store is, without ROTOR_ADDR and ROTOR_TOKEN',
-    );
+  /** The server walks the chain against the head record it keeps, as the local command does. */
+  verifyAudit(): Promise<ChainVerdict> {
+    return this.#call('GET', '/v1/audit/verify');
   }
 
   createToken(input: NewToken): Promise<CreatedTokenJson> {

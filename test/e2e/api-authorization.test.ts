@@ -201,6 +201,15 @@ const ROWS: Readonly<Record<string, Row>> = {
     status: 200,
     request: ({ name }) => ({ path: `/v1/audit?secret=${name}` }),
   },
+  verifyAudit: {
+    method: 'GET',
+    path: '/v1/audit/verify',
+    access: { scope: 'everywhere', capability: 'admin' },
+    rule: 'everywhere',
+    target: 'shared',
+    status: 200,
+    request: () => ({ path: '/v1/audit/verify' }),
+  },
   createToken: {
     method: 'POST',
     path: '/v1/tokens',

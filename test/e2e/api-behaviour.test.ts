@@ -418,6 +418,31 @@ describe('limits', () => {
   });
 });
 
+describe('audit verification', () => {
+  it('walks the chain on the server and names an edited event', async () => {
+    const intact = await expectStatus({ path: '/v1/audit/verify' }, 200);
+    expect(intact.json).toMatchObject({ intact: true, events: expect.any(Number) });
+
+    const [event] = await server.location.query<{ seq: number; actor: string }>(
+      'select seq, actor from audit_events order by seq limit 1 offset 2',
+    );
+    if (!event) throw new Error('no audit event to edit');
+    await server.location.query('update audit_events set actor = ? where seq = ?', [
+      'mallory',
+      event.seq,
+    ]);
+    try {
+      const broken = await expectStatus({ path: '/v1/audit/verify' }, 200);
+      expect(broken.json).toMatchObject({ intact: false, brokenAt: Number(event.seq) });
+    } finally {
+      await server.location.query('update audit_events set actor = ? where seq = ?', [
+        event.actor,
+        event.seq,
+      ]);
+    }
+  });
+});
+
 describe('health, metrics and documentation', () => {
   it('is ready when the store answers and its migrations are applied', async () => {
     const ready = await call({ path: '/readyz', token: undefined });

@@ -205,7 +205,7 @@ describe('rotor CLI remote mode', { timeout: 180_000 }, () => {
     expect(table.remote.split('\n')[0]).toMatch(/^NAME\s+TYPE\s+VERSION\s+AGE\s+/);
   });
 
-  it('audit tail prints what local mode prints; audit verify refuses remotely', async () => {
+  it('audit tail and audit verify print what local mode prints', async () => {
     // Requests for the trail are audited without a secret, so a --secret tail is stable.
     for (const args of [
       ['audit', 'tail', '--secret', 'rem/pw', '-n', '4', '--json'],
@@ -226,8 +226,9 @@ describe('rotor CLI remote mode', { timeout: 180_000 }, () => {
       remote(['audit', 'verify']),
       local(['audit', 'verify']),
     ]);
-    expectFailure(remoteVerify, 2, /audit verify/, /ROTOR_ADDR/);
     expect(ok(localVerify)).toMatch(/^audit chain intact: \d+ events/);
+    // The remote check runs on the server, whose trail has grown by the requests since.
+    expect(ok(remoteVerify)).toMatch(/^audit chain intact: \d+ events/);
   });
 
   it('token commands work remotely; a token without the capability gets the 403 message', async () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { allows, allowsEverywhere } from '../../access/token-policy.js';
 import { RotorError } from '../../core/errors.js';
 import { assertSecretName } from '../../core/secret-name.js';
+import { verifyAudit } from '../../service/audit-service.js';
 import { auditEventJson } from '../../service/representations.js';
 import { defineOperation } from '../operation.js';
 import type { ServerServices } from '../server-services.js';
@@ -41,6 +42,17 @@ export function auditOperations({ store }: ServerServices) {
             : { secret: query.secret, afterSeq: query.since, limit: query.limit },
         );
         return events.map(auditEventJson);
+      },
+    }),
+    defineOperation({
+      id: 'verifyAudit',
+      method: 'GET',
+      path: '/v1/audit/verify',
+      summary:
+        'Walk the whole hash chain up to the recorded head, as `rotor audit verify` does: {intact, events, headHash} or {intact: false, brokenAt, reason}',
+      access: { scope: 'everywhere', capability: 'admin' },
+      async handle() {
+        return verifyAudit(store);
       },
     }),
   ];
