@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { allows } from '../../access/token-policy.js';
 import { ROTATION_STATES } from '../../core/rotation-state.js';
+import type { RotationOutcome } from '../../engine/rotation-engine.js';
 import { outcomeJson, rotationJson } from '../../service/representations.js';
 import { defineOperation } from '../operation.js';
 import type { ServerServices } from '../server-services.js';
@@ -24,6 +25,10 @@ const rotationsQuery = z.strictObject({
 });
 
 export function rotationOperations({ engine, store, metrics }: ServerServices) {
+  const reported = async (outcome: RotationOutcome) => {
+    await metrics.recordOutcome(outcome);
+    return outcomeJson(outcome);
+  };
   return [
     defineOperation<undefined, z.infer<typeof rotateBody>>({
       id: 'rotateSecret',
@@ -34,9 +39,7 @@ export function rotationOperations({ engine, store, metrics }: ServerServices) {
       body: rotateBody,
       auditsItself: true,
       async handle({ name, body, token }) {
-        const outcome = await engine.rotate(name, token.id, { dryRun: body?.dryRun ?? false });
-        await metrics.recordOutcome(outcome);
-        return outcomeJson(outcome);
+        return reported(await engine.rotate(name, token.id, { dryRun: body?.dryRun ?? false }));
       },
     }),
     defineOperation({
@@ -47,9 +50,7 @@ export function rotationOperations({ engine, store, metrics }: ServerServices) {
       access: { scope: 'secret', capability: 'rotate' },
       auditsItself: true,
       async handle({ name, token }) {
-        const outcome = await engine.rollback(name, token.id);
-        await metrics.recordOutcome(outcome);
-        return outcomeJson(outcome);
+        return reported(await engine.rollback(name, token.id));
       },
     }),
     defineOperation({
@@ -60,9 +61,7 @@ export function rotationOperations({ engine, store, metrics }: ServerServices) {
       access: { scope: 'secret', capability: 'rotate' },
       auditsItself: true,
       async handle({ name, token }) {
-        const outcome = await engine.cancel(name, token.id);
-        await metrics.recordOutcome(outcome);
-        return outcomeJson(outcome);
+        return reported(await engine.cancel(name, token.id));
       },
     }),
     defineOperation<z.infer<typeof rotationsQuery>>({
