@@ -4,9 +4,12 @@
  * answered), side by side with a bare Fastify route returning a constant body
  * of the same size. The load generator (autocannon) runs in a child process so
  * it does not share an event loop with the server it loads; both servers live
- * in this process and only one is loaded at a time, in the order bare, Rotor,
- * bare, Rotor to spread drift over both.
- * Usage: npm run bench:api [-- --duration 10 --warmup 3 --connections 50 --out FILE]
+ * in this process and only one is loaded at a time. The machine's speed drifts
+ * by a factor of two within seconds, so the two are measured in many short
+ * runs, bare and Rotor in turn, starting and ending with bare: each Rotor run
+ * is compared with the mean of the bare runs on either side of it, and the
+ * ratio is the median of those comparisons.
+ * Usage: npm run bench:api [-- --pairs 10 --duration 3 --warmup 3 --connections 50 --out FILE]
  * Writes bench/results/api.json.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -33,13 +36,15 @@ const AUDIT_PAGE = 10_000;
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    pairs: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     out: { type: 'string', default: fileURLToPath(new URL('./results/api.json', import.meta.url)) },
   },
 });
 const options = {
+  pairs: Number(values.pairs),
   durationSeconds: Number(values.duration),
   warmupSeconds: Number(values.warmup),
   connections: Number(values.connections),
@@ -151,7 +156,7 @@ try {
   const runs: Array<
     LoadResult & { target: Target; cpuUsPerRequest: number; auditEvents?: number }
   > = [];
-  for (const target of ['bare', 'rotor', 'bare', 'rotor'] as const) {
+  const measure = async (target: Target) => {
     // A fixed number of requests, sized from the last rate, ends with every
     // request answered: the audit count can then be compared exactly.
     const amount = Math.max(
@@ -163,45 +168,64 @@ try {
     const result = await load(target, amount);
     const cpu = process.cpuUsage(cpuBefore);
     // Read events of the benchmark's secret only: the scheduler may append its own meanwhile.
-    const auditEvents = await countReads(auditView, before);
-    // CPU time of the server process per request: less sensitive than rates to other load on the machine.
+    const auditEvents = target === 'rotor' ? await countReads(auditView, before) : undefined;
+    // CPU time of the server process per request: it moves with the machine's speed too.
     const cpuUsPerRequest = (cpu.user + cpu.system) / result.requests;
     estimate[target] = result.rps;
-    runs.push({
+    const run = {
       target,
       ...result,
       cpuUsPerRequest,
-      ...(target === 'rotor' ? { auditEvents } : {}),
-    });
+      ...(auditEvents === undefined ? {} : { auditEvents }),
+    };
+    runs.push(run);
+    return run;
+  };
+  const pairRatios: number[] = [];
+  let bareBefore = await measure('bare');
+  for (let pair = 1; pair <= options.pairs; pair++) {
+    const rotorRun = await measure('rotor');
+    const bareAfter = await measure('bare');
+    const bareRps = (bareBefore.rps + bareAfter.rps) / 2;
+    pairRatios.push(rotorRun.rps / bareRps);
     console.log(
-      `${target}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${cpuUsPerRequest.toFixed(0)} µs CPU/request, ${result.non2xx} non-2xx, ${result.errors} errors${target === 'rotor' ? `, ${auditEvents} audit events for ${result.ok} reads` : ''}`,
+      `${pair}: Rotor ${rotorRun.rps.toFixed(0)} req/s (${rotorRun.cpuUsPerRequest.toFixed(0)} µs CPU/request, p99 ${rotorRun.p99Ms} ms, ${rotorRun.auditEvents} audit events for ${rotorRun.ok} reads), bare ${bareBefore.rps.toFixed(0)} and ${bareAfter.rps.toFixed(0)} req/s (${bareAfter.cpuUsPerRequest.toFixed(0)} µs CPU/request): ratio ${(rotorRun.rps / bareRps).toFixed(2)}`,
     );
+    bareBefore = bareAfter;
   }
 
   const of = (target: Target) => runs.filter((r) => r.target === target);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1
+      ? (sorted[middle] as number)
+      : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  };
   const rotorRuns = of('rotor');
   const bareRuns = of('bare');
   const rotorSummary = {
     rps: mean(rotorRuns.map((r) => r.rps)),
-    p50: mean(rotorRuns.map((r) => r.p50Ms)),
-    p99: Math.max(...rotorRuns.map((r) => r.p99Ms)),
+    p50: median(rotorRuns.map((r) => r.p50Ms)),
+    p99: median(rotorRuns.map((r) => r.p99Ms)),
+    worstP99: Math.max(...rotorRuns.map((r) => r.p99Ms)),
     errors: sum(rotorRuns.map((r) => r.errors)),
     non2xx: sum(rotorRuns.map((r) => r.non2xx)),
-    cpuUsPerRequest: mean(rotorRuns.map((r) => r.cpuUsPerRequest)),
+    cpuUsPerRequest: median(rotorRuns.map((r) => r.cpuUsPerRequest)),
     successfulReads: sum(rotorRuns.map((r) => r.ok)),
     auditEventsAdded: sum(rotorRuns.map((r) => r.auditEvents ?? 0)),
   };
   const bareSummary = {
     rps: mean(bareRuns.map((r) => r.rps)),
-    p99: Math.max(...bareRuns.map((r) => r.p99Ms)),
-    cpuUsPerRequest: mean(bareRuns.map((r) => r.cpuUsPerRequest)),
+    p99: median(bareRuns.map((r) => r.p99Ms)),
+    cpuUsPerRequest: median(bareRuns.map((r) => r.cpuUsPerRequest)),
   };
-  const ratio = rotorSummary.rps / bareSummary.rps;
+  const ratio = median(pairRatios);
   const everyReadAudited = rotorSummary.auditEventsAdded === rotorSummary.successfulReads;
   console.log(
-    `Rotor ${rotorSummary.rps.toFixed(0)} req/s (p99 ${rotorSummary.p99} ms), bare ${bareSummary.rps.toFixed(0)} req/s: ratio ${ratio.toFixed(2)} (goal ${GOAL}); ${rotorSummary.auditEventsAdded} audit events for ${rotorSummary.successfulReads} reads`,
+    `Rotor ${rotorSummary.rps.toFixed(0)} req/s (p99 ${rotorSummary.p99} ms), bare ${bareSummary.rps.toFixed(0)} req/s: median ratio of ${options.pairs} pairs ${ratio.toFixed(2)} (from ${Math.min(...pairRatios).toFixed(2)} to ${Math.max(...pairRatios).toFixed(2)}; goal ${GOAL}); ${rotorSummary.auditEventsAdded} audit events for ${rotorSummary.successfulReads} reads`,
   );
   writeFileSync(
     values.out,
@@ -215,10 +239,12 @@ try {
         loadGenerator:
           'autocannon 8 in a child process (its own event loop and core); both servers in the benchmark process, loaded one at a time',
         method:
-          'a warm-up per server, then fixed-amount runs of about `durationSeconds` each in the order bare, rotor, bare, rotor; rps is 2xx responses over the time from the first request to the last response; rps and p50 are the mean of the two runs, p99 the worse of the two; auditEventsAdded counts the secret.read events of the benchmark secret appended during the Rotor runs',
+          "a warm-up per server, then `pairs` pairs of fixed-amount runs of about `durationSeconds` each, bare first in even pairs and Rotor first in odd ones; rps is 2xx responses over the time from the first request to the last response; ratio is the median of the pairs' Rotor/bare rps ratios; rps is the mean over runs, p50, p99 and CPU per request the median, worstP99 the worst run; auditEventsAdded counts the secret.read events of the benchmark secret appended during the Rotor runs",
         rotor: rotorSummary,
         bare: bareSummary,
         ratio,
+        pairRatios,
+        ratioOfMeans: rotorSummary.rps / bareSummary.rps,
         goal: GOAL,
         everyReadAudited,
         runs,
