@@ -6,7 +6,7 @@ import { planNextRotation } from '../core/rotation-schedule.js';
 import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/secret.js';
 import { assertSecretName } from '../core/secret-name.js';
 import type { SecretValue } from '../core/secret-value.js';
-import { openValue, sealValue } from '../crypto/envelope.js';
+import { openValue, type SealedValue, sealValue } from '../crypto/envelope.js';
 import { type MasterKeyring, valueFingerprint } from '../crypto/master-keyring.js';
 import type { RotatorContext } from '../rotators/rotator.js';
 import { rotatorFor } from '../rotators/rotator-registry.js';
@@ -43,6 +43,11 @@ export class SecretService {
   readonly #store: Store;
   readonly #keyring: MasterKeyring;
   readonly #now: () => Date;
+  /**
+   * Concurrent reads of one version share one store read (the store batches
+   * them), and so one sealed object: it is decrypted once for all of them.
+   */
+  readonly #opened = new WeakMap<SealedValue, SecretValue>();
 
   constructor(store: Store, keyring: MasterKeyring, now: () => Date = () => new Date()) {
     this.#store = store;
@@ -176,11 +181,12 @@ export class SecretService {
       actor,
       action: 'secret.read',
     });
-    return {
-      name,
-      version,
-      value: openValue(sealed, { secret: name, version: version.number }, this.#keyring),
-    };
+    let value = this.#opened.get(sealed);
+    if (!value) {
+      value = openValue(sealed, { secret: name, version: version.number }, this.#keyring);
+      this.#opened.set(sealed, value);
+    }
+    return { name, version, value };
   }
 
   async describe(name: string): Promise<SecretRecord> {

@@ -1,9 +1,9 @@
-import { type AuditEntry, appendAuditEvents } from './audit-append.js';
-import type { Db, WriteTransaction } from './kysely-db.js';
+import type { AuditEntry } from './audit-append.js';
+import type { AuditBatchTransaction, RunAuditBatch } from './audit-batch.js';
 
 interface Pending {
   readonly key: string | undefined;
-  readonly read: ((tx: Db) => Promise<unknown>) | undefined;
+  readonly read: ((tx: AuditBatchTransaction) => Promise<unknown>) | undefined;
   readonly entry: (result: unknown) => AuditEntry;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -25,15 +25,15 @@ const MAX_BATCH = 1_000;
  * flight at a time; callers arriving meanwhile form the next one.
  */
 export class AuditGroupCommit {
-  readonly #write: WriteTransaction;
+  readonly #run: RunAuditBatch;
   readonly #now: () => Date;
   #pending: Pending[] = [];
   #busy = false;
   #idle: Array<() => void> = [];
 
-  /** `write` runs one batch; what it committed must be durable once it resolves. */
-  constructor(write: WriteTransaction, now: () => Date) {
-    this.#write = write;
+  /** `run` runs one batch; what it committed must be durable once it resolves. */
+  constructor(run: RunAuditBatch, now: () => Date) {
+    this.#run = run;
     this.#now = now;
   }
 
@@ -50,7 +50,7 @@ export class AuditGroupCommit {
    */
   readAndAppend<T>(
     key: string,
-    read: (tx: Db) => Promise<T>,
+    read: (tx: AuditBatchTransaction) => Promise<T>,
     entry: (result: T) => AuditEntry,
   ): Promise<T> {
     return this.#enqueue(key, read, entry as (result: unknown) => AuditEntry) as Promise<T>;
@@ -64,7 +64,7 @@ export class AuditGroupCommit {
 
   #enqueue(
     key: string | undefined,
-    read: ((tx: Db) => Promise<unknown>) | undefined,
+    read: ((tx: AuditBatchTransaction) => Promise<unknown>) | undefined,
     entry: (result: unknown) => AuditEntry,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
@@ -90,7 +90,7 @@ export class AuditGroupCommit {
   async #commit(batch: readonly Pending[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await this.#write(async (tx) => {
+      outcomes = await this.#run(async (tx) => {
         const shared = new Map<string, Promise<unknown>>();
         const results: Outcome[] = [];
         for (const pending of batch) {
@@ -100,7 +100,7 @@ export class AuditGroupCommit {
           const outcome = results[i] as Outcome;
           return outcome.ok ? [pending.entry(outcome.value)] : [];
         });
-        await appendAuditEvents(tx, entries, this.#now());
+        await tx.appendEvents(entries, this.#now());
         return results;
       });
     } catch (error) {
@@ -116,7 +116,7 @@ export class AuditGroupCommit {
 }
 
 async function runRead(
-  tx: Db,
+  tx: AuditBatchTransaction,
   pending: Pending,
   shared: Map<string, Promise<unknown>>,
 ): Promise<Outcome> {

@@ -3,7 +3,8 @@ import type { AuditEvent, AuditInput } from '../audit/audit-event.js';
 import { RotorError } from '../core/errors.js';
 import type { RotationRecord } from '../core/rotation.js';
 import type { SecretRecord, SecretSummary, VersionRecord } from '../core/secret.js';
-import { appendAuditEvent } from './audit-append.js';
+import { appendAuditEvent, appendAuditEvents } from './audit-append.js';
+import type { RunAuditBatch } from './audit-batch.js';
 import { AuditGroupCommit } from './audit-group-commit.js';
 import type { Db, StoreContext, WriteTransaction } from './kysely-db.js';
 import { KyselyRotationStore } from './kysely-rotation-store.js';
@@ -26,6 +27,7 @@ import type {
   VersionSelector,
 } from './store.js';
 import type { TokenStore } from './token-store.js';
+import { missingSecret, missingVersion, sealedVersionOf } from './version-reads.js';
 import { demoteCurrent, destroyBeyond, insertVersion } from './version-writes.js';
 
 export interface KyselyStoreOptions {
@@ -33,8 +35,8 @@ export interface KyselyStoreOptions {
   readonly dialect: StoreDialect;
   readonly location: string;
   readonly write: WriteTransaction;
-  /** How audit group commits write (durable once it resolves); a durable `write` when absent. */
-  readonly auditWrite?: WriteTransaction | undefined;
+  /** How audit group commits run (durable once it resolves); in a durable `write` when absent. */
+  readonly auditBatch?: RunAuditBatch | undefined;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -56,7 +58,17 @@ export class KyselyStore implements Store {
     this.#db = options.db;
     this.#write = options.write;
     this.#now = options.now ?? (() => new Date());
-    this.#groupCommit = new AuditGroupCommit(options.auditWrite ?? this.#write, this.#now);
+    this.#groupCommit = new AuditGroupCommit(
+      options.auditBatch ??
+        ((work) =>
+          this.#write((tx) =>
+            work({
+              readVersion: (name, selector) => this.#sealedVersion(tx, name, selector),
+              appendEvents: (entries, now) => appendAuditEvents(tx, entries, now),
+            }),
+          )),
+      this.#now,
+    );
     const context: StoreContext = { db: this.#db, write: this.#write, now: this.#now };
     this.rotations = new KyselyRotationStore(context);
     this.tokens = new KyselyTokenStore(context);
@@ -191,7 +203,7 @@ export class KyselyStore implements Store {
         .where('name', '=', name)
         .returning('last_version')
         .executeTakeFirst();
-      if (!deleted) throw notFound(name);
+      if (!deleted) throw missingSecret(name);
       await this.#audit(tx, audit, name, null);
     });
   }
@@ -211,7 +223,7 @@ export class KyselyStore implements Store {
         .where('name', '=', name)
         .returning(['id', 'last_version'])
         .executeTakeFirst();
-      if (!secret) throw notFound(name);
+      if (!secret) throw missingSecret(name);
       const secretId = Number(secret.id);
       const pending = await tx
         .selectFrom('versions')
@@ -273,7 +285,7 @@ export class KyselyStore implements Store {
     const which = 'stage' in selector ? `stage ${selector.stage}` : `version ${selector.version}`;
     return this.#groupCommit.readAndAppend(
       `${name} ${which}`,
-      (tx) => this.#sealedVersion(tx, name, selector),
+      (tx) => tx.readVersion(name, selector),
       (read) => ({ input: audit, secret: name, version: read.version.number }),
     );
   }
@@ -291,7 +303,7 @@ export class KyselyStore implements Store {
         .where('name', '=', name)
         .returningAll()
         .executeTakeFirst();
-      if (!row) throw notFound(name);
+      if (!row) throw missingSecret(name);
       await this.#audit(tx, audit, name, null);
       return toSecret(row);
     });
@@ -310,7 +322,7 @@ export class KyselyStore implements Store {
         .where('name', '=', name)
         .returningAll()
         .executeTakeFirst();
-      if (!row) throw notFound(name);
+      if (!row) throw missingSecret(name);
       // A stalled rotation of this secret is retried at the next run, not after its backoff.
       await tx
         .updateTable('rotations')
@@ -386,18 +398,9 @@ export class KyselyStore implements Store {
     const row = await query.executeTakeFirst();
     if (!row) {
       await this.#requireSecretId(tx, name);
-      const which =
-        'stage' in selector ? `no ${selector.stage} version` : `no version ${selector.version}`;
-      throw new RotorError('ERR_VERSION_NOT_FOUND', `secret ${name} has ${which}`);
+      throw missingVersion(name, selector);
     }
-    const sealed = toSealed(row);
-    if (!sealed) {
-      throw new RotorError(
-        'ERR_VERSION_DESTROYED',
-        `version ${row.number} of ${name} was destroyed; only its metadata remains`,
-      );
-    }
-    return { version: toVersion(row), sealed };
+    return sealedVersionOf(row, name);
   }
 
   async #requireSecretId(db: Db, name: string): Promise<number> {
@@ -406,15 +409,11 @@ export class KyselyStore implements Store {
       .select('id')
       .where('name', '=', name)
       .executeTakeFirst();
-    if (!row) throw notFound(name);
+    if (!row) throw missingSecret(name);
     return Number(row.id);
   }
 
   #audit(tx: Db, input: AuditInput, secret: string | null, version: number | null): Promise<void> {
     return appendAuditEvent(tx, input, secret, version, this.#now());
   }
-}
-
-function notFound(name: string): RotorError {
-  return new RotorError('ERR_SECRET_NOT_FOUND', `secret ${name} does not exist`);
 }

@@ -2,10 +2,11 @@ import { closeSync, existsSync, openSync, realpathSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { RotorError } from '../core/errors.js';
-import type { WriteTransaction } from './kysely-db.js';
+import type { Durability, WriteTransaction } from './kysely-db.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
+import { sqliteAuditBatch } from './sqlite-audit-batch.js';
 import { cachingStatements } from './sqlite-statement-cache.js';
 import { WalSync } from './wal-sync.js';
 
@@ -66,15 +67,18 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
   const queue = serialised(realpathSync(path));
   // The connection keeps the setting between transactions: only a change costs a statement.
   let synchronous = 'FULL';
+  const useSynchronous = (durability: Durability) => {
+    // FULL fsyncs the WAL at commit; NORMAL leaves it to the next checkpoint (safe against a process crash).
+    const wanted = durability === 'durable' ? 'FULL' : 'NORMAL';
+    if (wanted !== synchronous) {
+      connection.pragma(`synchronous = ${wanted}`);
+      synchronous = wanted;
+    }
+  };
   const write: WriteTransaction = (work, durability = 'durable') =>
     queue(() =>
       db.connection().execute(async (conn) => {
-        // FULL fsyncs the WAL at commit; NORMAL leaves it to the next checkpoint (safe against a process crash).
-        const wanted = durability === 'durable' ? 'FULL' : 'NORMAL';
-        if (wanted !== synchronous) {
-          await sql.raw(`pragma synchronous = ${wanted}`).execute(conn);
-          synchronous = wanted;
-        }
+        useSynchronous(durability);
         // IMMEDIATE takes the write lock up front, so a transaction that reads
         // before it writes cannot fail later with SQLITE_BUSY.
         await sql`begin immediate`.execute(conn);
@@ -90,11 +94,12 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     );
   // Group commits do not block the thread on the fsync: the WAL is flushed
   // asynchronously after the commit, and callers wait for that flush.
-  const auditWrite: WriteTransaction = async (work) => {
-    const result = await write(work, 'replayable');
-    await wal.flush();
-    return result;
-  };
+  const auditBatch = sqliteAuditBatch({
+    connection,
+    serialise: queue,
+    beforeBegin: () => useSynchronous('replayable'),
+    flush: () => wal.flush(),
+  });
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, 'sqlite');
   } catch (error) {
@@ -106,7 +111,7 @@ export async function openSqliteStore(path: string, options: OpenOptions): Promi
     dialect: 'sqlite',
     location: `sqlite:${path}`,
     write,
-    auditWrite,
+    auditBatch,
     now: options.now,
   });
 }
