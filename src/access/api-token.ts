@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { BASE62, randomString } from '../crypto/random-string.js';
 
 export interface IssuedToken {
@@ -22,7 +22,7 @@ export function issueToken(): IssuedToken {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** The id part of a well-formed token, or undefined for anything else. */
@@ -32,7 +32,7 @@ export function tokenId(token: string): string | undefined {
 
 /** Compares a presented token with a stored hash in constant time. */
 export function tokenMatches(token: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashToken(token), 'hex');
+  const presented = hash('sha256', token, 'buffer');
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RotorError } from '../core/errors.js';
+import { MAX_SECRET_NAME_LENGTH } from '../core/secret-name.js';
 import { describeZodError } from '../core/zod-issues.js';
 
 export const CAPABILITIES = ['read', 'list', 'write', 'rotate', 'admin'] as const;
@@ -92,11 +93,31 @@ function segmentMatches(glob: string, segment: string): boolean {
   return true;
 }
 
+// Every API request asks this of its token, mostly the same questions again.
+const decisions = new WeakMap<TokenPolicy, Map<string, boolean>>();
+const DECISIONS_PER_POLICY = 1_024;
+
 /** Whether any rule grants `capability` on the secret `name`. */
 export function allows(policy: TokenPolicy, capability: Capability, name: string): boolean {
-  return policy.some(
-    (rule) => rule.capabilities.includes(capability) && pathMatches(rule.path, name),
-  );
+  let known = decisions.get(policy);
+  if (!known) {
+    known = new Map();
+    decisions.set(policy, known);
+  }
+  // Capabilities contain no space, so the key is unambiguous.
+  const key = `${capability} ${name}`;
+  let allowed = known.get(key);
+  if (allowed === undefined) {
+    allowed = policy.some(
+      (rule) => rule.capabilities.includes(capability) && pathMatches(rule.path, name),
+    );
+    // Only names that can exist are remembered: a huge one would only take memory.
+    if (name.length <= MAX_SECRET_NAME_LENGTH) {
+      if (known.size >= DECISIONS_PER_POLICY) known.clear();
+      known.set(key, allowed);
+    }
+  }
+  return allowed;
 }
 
 /** Whether a rule grants `capability` over every secret (a `**` rule): needed for Rotor-wide actions. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
 
 /** Who did something: a token id, `scheduler` or `cli`. */
@@ -49,5 +49,5 @@ export function auditEventHash(event: Omit<AuditEvent, 'hash'>): string {
     event.outcome,
     event.details,
   ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return hash('sha256', canonical, 'hex');
 }

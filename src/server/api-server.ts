@@ -43,6 +43,8 @@ export async function createApiServer(
     bodyLimit: BODY_LIMIT_BYTES,
     // Each request is in the audit trail; an info line per request would only repeat it.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request: a request id would add nothing the audit event lacks.
+    childLoggerFactory: (logger) => logger,
     // Undecodable URLs and over-long path parameters get the API's error shape too.
     frameworkErrors: (error, _request, reply) => sendError(reply, error),
     clientErrorHandler: sendClientError,

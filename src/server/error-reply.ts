@@ -42,12 +42,13 @@ export function errorStatus(error: unknown): number {
   return toApiError(error).httpStatus;
 }
 
-export async function sendError(reply: FastifyReply, error: unknown): Promise<void> {
+/** Sends the API's error shape, without waiting for the response to reach the client. */
+export function sendError(reply: FastifyReply, error: unknown): void {
   if (reply.sent) return;
   const apiError = toApiError(error);
   if (apiError.code === 'ERR_RATE_LIMITED')
     reply.header('retry-after', /\d+/.exec(apiError.message)?.[0] ?? '60');
-  await reply
+  reply
     .code(apiError.httpStatus)
     .send({ error: { code: apiError.code, message: apiError.message } });
 }

@@ -102,7 +102,7 @@ async function refuseUnhandled(
     (auditError: unknown) =>
       request.log.error({ err: auditError }, 'could not audit a refused request'),
   );
-  await sendError(reply, error);
+  sendError(reply, error);
   services.metrics.observeRequest(operation.id, status, reply.elapsedTime / 1000);
 }
 
@@ -129,10 +129,8 @@ async function run(
     if (!(operation.auditsItself && status < 300)) {
       await auditRequest(services, operation, audited, token.id, status);
     }
-    if (!reply.sent) {
-      reply.code(status);
-      await (result === undefined ? reply.send() : reply.send(result));
-    }
+    // Not awaited: a reply is thenable, and awaiting it waits for the client to take the response.
+    if (!reply.sent) reply.code(status).send(result);
   } catch (error) {
     status = errorStatus(error);
     if (status >= 500) request.log.error({ err: error, operation: operation.id }, 'request failed');
@@ -141,7 +139,7 @@ async function run(
       (auditError: unknown) =>
         request.log.error({ err: auditError }, 'could not audit a refused request'),
     );
-    await sendError(reply, error);
+    sendError(reply, error);
   }
   services.metrics.observeRequest(operation.id, status, (performance.now() - started) / 1000);
 }

@@ -81,6 +81,20 @@ describe('allows', () => {
     expect(allows(policy, 'write', 'staging/db/app')).toBe(true);
   });
 
+  it('gives the same answers when asked again, for each policy on its own', () => {
+    const other = parseTokenPolicy([{ path: 'prod/**', capabilities: ['write'] }]);
+    for (let round = 0; round < 3; round++) {
+      expect(allows(policy, 'read', 'prod/db/app')).toBe(true);
+      expect(allows(policy, 'list', 'prod/db/app')).toBe(true);
+      expect(allows(policy, 'write', 'prod/db/app')).toBe(false);
+      expect(allows(other, 'write', 'prod/db/app')).toBe(true);
+      expect(allows(other, 'read', 'prod/db/app')).toBe(false);
+    }
+    const long = `staging/${'a'.repeat(300)}`;
+    expect(allows(policy, 'write', long)).toBe(true);
+    expect(allows(policy, 'write', long)).toBe(true);
+  });
+
   it('counts only `**` rules as everywhere', () => {
     expect(allowsEverywhere(policy, 'write')).toBe(false);
     expect(allowsEverywhere(ADMIN_POLICY, 'admin')).toBe(true);
