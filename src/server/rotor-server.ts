@@ -57,6 +57,7 @@ export async function startRotorServer(options: RotorServerOptions): Promise<Run
     events: new EventFeed(store),
     metrics,
     limiter: new FailureLimiter({ max: options.authFailuresPerMinute, windowMs: 60_000 }),
+    logger: options.logger,
     streams: new Set(),
   };
   const scheduler = new SchedulerLoop({
@@ -67,17 +68,15 @@ export async function startRotorServer(options: RotorServerOptions): Promise<Run
   });
   try {
     await services.events.start();
-    const app = await createApiServer(services, {
-      logger: options.logger,
-      version: options.version,
-      tls,
-    });
+    const app = await createApiServer(services, { version: options.version, tls });
     await app.listen({ host: options.host, port: options.port });
     scheduler.start();
     const { port } = app.server.address() as AddressInfo;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+    options.logger.info({ url }, 'rotor server listening');
     return {
-      url: `${tls ? 'https' : 'http'}://${host}:${port}`,
+      url,
       async close() {
         await Promise.all([app.close(), scheduler.stop()]);
         await services.events.stop();

@@ -89,6 +89,7 @@ async function refuseUnhandled(
   reply: FastifyReply,
   services: ServerServices,
 ): Promise<void> {
+  const started = performance.now();
   const status = errorStatus(error);
   const bearer = bearerOf(request);
   const actor =
@@ -100,10 +101,10 @@ async function refuseUnhandled(
         );
   const { audited } = checkName(operation, name);
   await auditRequest(services, operation, audited, actor, status).catch((auditError: unknown) =>
-    request.log.error({ err: auditError }, 'could not audit a refused request'),
+    services.logger.error({ err: auditError }, 'could not audit a refused request'),
   );
   sendError(reply, error);
-  services.metrics.observeRequest(operation.id, status, reply.elapsedTime / 1000);
+  services.metrics.observeRequest(operation.id, status, (performance.now() - started) / 1000);
 }
 
 async function run(
@@ -133,11 +134,12 @@ async function run(
     if (!reply.sent) reply.code(status).send(result);
   } catch (error) {
     status = errorStatus(error);
-    if (status >= 500) request.log.error({ err: error, operation: operation.id }, 'request failed');
+    if (status >= 500)
+      services.logger.error({ err: error, operation: operation.id }, 'request failed');
     if (status === 401) services.limiter.recordFailure(request.ip);
     await auditRequest(services, operation, audited, token?.id ?? ANONYMOUS, status).catch(
       (auditError: unknown) =>
-        request.log.error({ err: auditError }, 'could not audit a refused request'),
+        services.logger.error({ err: auditError }, 'could not audit a refused request'),
     );
     sendError(reply, error);
   }

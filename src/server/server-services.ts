@@ -1,4 +1,5 @@
 import type { TokenService } from '../access/token-service.js';
+import type { Logger } from '../engine/logger.js';
 import type { RotationEngine } from '../engine/rotation-engine.js';
 import type { SecretService } from '../service/secret-service.js';
 import type { Store } from '../store/store.js';
@@ -15,6 +16,7 @@ export interface ServerServices {
   readonly events: EventFeed;
   readonly metrics: ServerMetrics;
   readonly limiter: FailureLimiter;
+  readonly logger: Logger;
   /** Closers of open event streams and long polls, called when the server shuts down. */
   readonly streams: Set<() => void>;
 }
