@@ -94,27 +94,30 @@ function segmentMatches(glob: string, segment: string): boolean {
 }
 
 // Every API request asks this of its token, mostly the same questions again.
-const decisions = new WeakMap<TokenPolicy, Map<string, boolean>>();
-const DECISIONS_PER_POLICY = 1_024;
+const decisions = new WeakMap<TokenPolicy, Map<Capability, Map<string, boolean>>>();
+const DECISIONS_PER_CAPABILITY = 1_024;
 
 /** Whether any rule grants `capability` on the secret `name`. */
 export function allows(policy: TokenPolicy, capability: Capability, name: string): boolean {
-  let known = decisions.get(policy);
+  let byCapability = decisions.get(policy);
+  if (!byCapability) {
+    byCapability = new Map();
+    decisions.set(policy, byCapability);
+  }
+  let known = byCapability.get(capability);
   if (!known) {
     known = new Map();
-    decisions.set(policy, known);
+    byCapability.set(capability, known);
   }
-  // Capabilities contain no space, so the key is unambiguous.
-  const key = `${capability} ${name}`;
-  let allowed = known.get(key);
+  let allowed = known.get(name);
   if (allowed === undefined) {
     allowed = policy.some(
       (rule) => rule.capabilities.includes(capability) && pathMatches(rule.path, name),
     );
     // Only names that can exist are remembered: a huge one would only take memory.
     if (name.length <= MAX_SECRET_NAME_LENGTH) {
-      if (known.size >= DECISIONS_PER_POLICY) known.clear();
-      known.set(key, allowed);
+      if (known.size >= DECISIONS_PER_CAPABILITY) known.clear();
+      known.set(name, allowed);
     }
   }
   return allowed;

@@ -39,6 +39,13 @@ interface KnownToken {
   readonly record: TokenRecord;
   readonly view: TokenView;
 }
+interface CachedLookup {
+  readonly token: Promise<KnownToken | undefined>;
+  readonly fetchedAt: number;
+  /** The lookup's result once it has settled, for callers that cannot wait a tick. */
+  known?: KnownToken | undefined;
+}
+
 const TOKEN_ID = /^[A-Za-z0-9]{1,64}$/;
 const MIN_TTL_MS = 1_000;
 const MAX_TTL_MS = 3650 * 86_400_000;
@@ -47,10 +54,7 @@ const MAX_TTL_MS = 3650 * 86_400_000;
 export class TokenService {
   readonly #store: Store;
   readonly #now: () => Date;
-  readonly #cache = new Map<
-    string,
-    { token: Promise<KnownToken | undefined>; fetchedAt: number }
-  >();
+  readonly #cache = new Map<string, CachedLookup>();
 
   constructor(store: Store, now: () => Date = () => new Date()) {
     this.#store = store;
@@ -70,13 +74,30 @@ export class TokenService {
   async authenticate(bearer: string): Promise<TokenView> {
     const id = tokenId(bearer);
     const known = id === undefined ? undefined : await this.#lookup(id);
-    const live =
+    if (!this.#live(bearer, known)) {
+      throw new RotorError('ERR_UNAUTHENTICATED', 'missing, invalid or expired token');
+    }
+    return known.view;
+  }
+
+  /**
+   * `authenticate` without waiting, for the API's hot path: the token when a
+   * fresh cached lookup proves it live, and undefined when `authenticate` must
+   * decide (a lookup is due, or the token is refused).
+   */
+  cachedAuthentication(bearer: string): TokenView | undefined {
+    const id = tokenId(bearer);
+    const cached = id === undefined ? undefined : this.#fresh(id);
+    return cached && this.#live(bearer, cached.known) ? cached.known.view : undefined;
+  }
+
+  #live(bearer: string, known: KnownToken | undefined): known is KnownToken {
+    return (
       known !== undefined &&
       tokenMatches(bearer, known.record.hash) &&
       known.record.revokedAt === null &&
-      (known.record.expiresAt === null || known.record.expiresAt > this.#now());
-    if (!live) throw new RotorError('ERR_UNAUTHENTICATED', 'missing, invalid or expired token');
-    return known.view;
+      (known.record.expiresAt === null || known.record.expiresAt > this.#now())
+    );
   }
 
   async create(input: CreateTokenInput, actor: Actor): Promise<CreatedToken> {
@@ -139,20 +160,29 @@ export class TokenService {
 
   /** The stored token with its parsed policy, from the cache while fresh. */
   #lookup(id: string): Promise<KnownToken | undefined> {
-    const cached = this.#cache.get(id);
-    if (cached && performance.now() - cached.fetchedAt < TOKEN_CACHE_MS) return cached.token;
+    const cached = this.#fresh(id);
+    if (cached) return cached.token;
     // Concurrent requests with one token share a single lookup.
     const token = this.#store.tokens
       .find(id)
       .then((record) => record && { record, view: toView(record) });
+    const lookup: CachedLookup = { token, fetchedAt: performance.now() };
     // Unknown ids and failed lookups are not remembered: the next request asks the store again.
     const forget = () => {
-      if (this.#cache.get(id)?.token === token) this.#cache.delete(id);
+      if (this.#cache.get(id) === lookup) this.#cache.delete(id);
     };
-    token.then((known) => known === undefined && forget(), forget);
+    token.then((known) => {
+      lookup.known = known;
+      if (known === undefined) forget();
+    }, forget);
     if (this.#cache.size >= TOKEN_CACHE_ENTRIES) this.#cache.clear();
-    this.#cache.set(id, { token, fetchedAt: performance.now() });
+    this.#cache.set(id, lookup);
     return token;
+  }
+
+  #fresh(id: string): CachedLookup | undefined {
+    const cached = this.#cache.get(id);
+    return cached && performance.now() - cached.fetchedAt < TOKEN_CACHE_MS ? cached : undefined;
   }
 }
 

@@ -33,7 +33,9 @@ describe.each(STORE_DIALECTS)('token cache on %s', (dialect) => {
     const tokens = new TokenService(store);
     const { token, id } = await tokens.create({ policy: POLICY }, 'test');
     await expect(tokens.authenticate(token)).resolves.toMatchObject({ id });
+    expect(tokens.cachedAuthentication(token)).toMatchObject({ id });
     await tokens.revoke(id, 'test');
+    expect(tokens.cachedAuthentication(token)).toBeUndefined();
     await expect(tokens.authenticate(token)).rejects.toMatchObject({
       code: 'ERR_UNAUTHENTICATED',
     });
@@ -43,8 +45,17 @@ describe.each(STORE_DIALECTS)('token cache on %s', (dialect) => {
     const tokens = new TokenService(store);
     const { token, id } = await tokens.create({ policy: POLICY }, 'test');
     await expect(tokens.authenticate(token)).resolves.toMatchObject({ id });
+    expect(tokens.cachedAuthentication(token)).toMatchObject({ id });
     await new TokenService(elsewhere).revoke(id, 'test');
     const revokedAt = performance.now();
+    // Without waiting, the cached lookup vouches for the token only while it is fresh.
+    await expect
+      .poll(() => tokens.cachedAuthentication(token), {
+        timeout: TOKEN_CACHE_MS * 3,
+        interval: 20,
+      })
+      .toBeUndefined();
+    expect(performance.now() - revokedAt).toBeLessThan(TOKEN_CACHE_MS + 250);
     await expect
       .poll(
         () =>
@@ -66,7 +77,9 @@ describe.each(STORE_DIALECTS)('token cache on %s', (dialect) => {
     const tokens = new TokenService(store, () => new Date(clock));
     const { token, id } = await tokens.create({ policy: POLICY, ttl: '1h' }, 'test');
     await expect(tokens.authenticate(token)).resolves.toMatchObject({ id });
+    expect(tokens.cachedAuthentication(token)).toMatchObject({ id });
     clock += 3_600_001;
+    expect(tokens.cachedAuthentication(token)).toBeUndefined();
     await expect(tokens.authenticate(token)).rejects.toMatchObject({
       code: 'ERR_UNAUTHENTICATED',
     });
@@ -77,6 +90,8 @@ describe.each(STORE_DIALECTS)('token cache on %s', (dialect) => {
     const { token, id } = await tokens.create({ policy: POLICY }, 'test');
     await expect(tokens.authenticate(token)).resolves.toMatchObject({ id });
     const forged = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+    expect(tokens.cachedAuthentication(token)).toMatchObject({ id });
+    expect(tokens.cachedAuthentication(forged)).toBeUndefined();
     await expect(tokens.authenticate(forged)).rejects.toMatchObject({
       code: 'ERR_UNAUTHENTICATED',
     });

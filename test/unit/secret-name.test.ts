@@ -39,12 +39,36 @@ describe('assertSecretName', () => {
         } catch {
           valid = false;
         }
-        const expected =
-          !name.startsWith('/') &&
-          !name.endsWith('/') &&
-          name.split('/').every((s) => /^[a-z0-9._-]+$/.test(s) && s !== '.' && s !== '..');
-        expect(valid).toBe(expected);
+        expect(valid).toBe(validBySegments(name));
       }),
     );
   });
+
+  it('agrees with the segment rules on names made mostly of dots and slashes', () => {
+    const edgy = fc
+      .array(fc.constantFrom('a', '.', '/', '-', 'Z', ':'), { minLength: 1, maxLength: 12 })
+      .map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(edgy, (name) => {
+        const valid = (() => {
+          try {
+            assertSecretName(name);
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        expect(valid, name).toBe(validBySegments(name));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
 });
+
+function validBySegments(name: string): boolean {
+  return (
+    !name.startsWith('/') &&
+    !name.endsWith('/') &&
+    name.split('/').every((s) => /^[a-z0-9._-]+$/.test(s) && s !== '.' && s !== '..')
+  );
+}
