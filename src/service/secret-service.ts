@@ -6,8 +6,9 @@ import { planNextRotation } from '../core/rotation-schedule.js';
 import type { SecretRecord, SecretSummary, Stage, VersionRecord } from '../core/secret.js';
 import { assertSecretName } from '../core/secret-name.js';
 import type { SecretValue } from '../core/secret-value.js';
-import { openValue, type SealedValue, sealValue } from '../crypto/envelope.js';
+import { openValue, sealValue } from '../crypto/envelope.js';
 import { type MasterKeyring, valueFingerprint } from '../crypto/master-keyring.js';
+import { OpenedValues } from '../crypto/opened-values.js';
 import type { RotatorContext } from '../rotators/rotator.js';
 import { rotatorFor } from '../rotators/rotator-registry.js';
 import type { Sealer, Store, VersionSelector } from '../store/store.js';
@@ -43,16 +44,13 @@ export class SecretService {
   readonly #store: Store;
   readonly #keyring: MasterKeyring;
   readonly #now: () => Date;
-  /**
-   * Concurrent reads of one version share one store read (the store batches
-   * them), and so one sealed object: it is decrypted once for all of them.
-   */
-  readonly #opened = new WeakMap<SealedValue, SecretValue>();
+  readonly #opened: OpenedValues;
 
   constructor(store: Store, keyring: MasterKeyring, now: () => Date = () => new Date()) {
     this.#store = store;
     this.#keyring = keyring;
     this.#now = now;
+    this.#opened = new OpenedValues(keyring);
   }
 
   async create(input: CreateSecretInput, actor: Actor): Promise<SecretRecord> {
@@ -181,11 +179,7 @@ export class SecretService {
       actor,
       action: 'secret.read',
     });
-    let value = this.#opened.get(sealed);
-    if (!value) {
-      value = openValue(sealed, { secret: name, version: version.number }, this.#keyring);
-      this.#opened.set(sealed, value);
-    }
+    const value = this.#opened.open(sealed, { secret: name, version: version.number });
     return { name, version, value };
   }
 
