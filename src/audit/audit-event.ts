@@ -30,7 +30,8 @@ export interface AuditEvent {
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function canonicalDetails(details: AuditInput['details']): string {
-  return stringify(details ?? {});
+  // Most events (every read) have none.
+  return details === undefined ? '{}' : stringify(details);
 }
 
 /**

@@ -277,11 +277,7 @@ export class KyselyStore implements Store {
     });
   }
 
-  async readVersion(
-    name: string,
-    selector: VersionSelector,
-    audit: AuditInput,
-  ): Promise<SealedVersion> {
+  readVersion(name: string, selector: VersionSelector, audit: AuditInput): Promise<SealedVersion> {
     const which = 'stage' in selector ? `stage ${selector.stage}` : `version ${selector.version}`;
     return this.#groupCommit.readAndAppend(
       `${name} ${which}`,
