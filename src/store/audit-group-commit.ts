@@ -91,11 +91,18 @@ export class AuditGroupCommit {
     let outcomes: Outcome[];
     try {
       outcomes = await this.#run(async (tx) => {
-        const shared = new Map<string, Promise<unknown>>();
-        const results: Outcome[] = [];
+        // One outcome per distinct read, shared by every caller that asked for it.
+        const reads = new Map<string, Promise<Outcome>>();
         for (const pending of batch) {
-          results.push(await runRead(tx, pending, shared));
+          if (pending.key !== undefined && pending.read && !reads.has(pending.key)) {
+            reads.set(pending.key, settled(pending.read(tx)));
+          }
         }
+        const shared = new Map<string, Outcome>();
+        for (const [key, outcome] of reads) shared.set(key, await outcome);
+        const results = batch.map((pending) =>
+          pending.key === undefined ? NO_READ : (shared.get(pending.key) as Outcome),
+        );
         const entries = batch.flatMap((pending, i) => {
           const outcome = results[i] as Outcome;
           return outcome.ok ? [pending.entry(outcome.value)] : [];
@@ -115,21 +122,11 @@ export class AuditGroupCommit {
   }
 }
 
-async function runRead(
-  tx: AuditBatchTransaction,
-  pending: Pending,
-  shared: Map<string, Promise<unknown>>,
-): Promise<Outcome> {
-  if (pending.read === undefined || pending.key === undefined)
-    return { ok: true, value: undefined };
-  let result = shared.get(pending.key);
-  if (result === undefined) {
-    result = pending.read(tx);
-    shared.set(pending.key, result);
-  }
-  try {
-    return { ok: true, value: await result };
-  } catch (error) {
-    return { ok: false, error };
-  }
+const NO_READ: Outcome = { ok: true, value: undefined };
+
+function settled(read: Promise<unknown>): Promise<Outcome> {
+  return read.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
 }
