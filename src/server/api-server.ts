@@ -11,7 +11,7 @@ import { eventOperations } from './operations/event-operations.js';
 import { rotationOperations } from './operations/rotation-operations.js';
 import { secretOperations } from './operations/secret-operations.js';
 import { tokenOperations } from './operations/token-operations.js';
-import { registerOperations } from './router.js';
+import { refuseUnknownRoute, registerOperations } from './router.js';
 import type { ServerServices } from './server-services.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -55,12 +55,14 @@ export async function createApiServer(
   // Every body is JSON: text is refused with 415 like any other media type, not parsed as a string.
   app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
+    refuseUnknownRoute(
       new RotorError(
         'ERR_ROUTE_NOT_FOUND',
         `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 100)}`,
       ),
+      request,
+      reply,
+      services,
     ),
   );
   const connections = new Set<Socket>();

@@ -10,6 +10,8 @@ import type { Operation } from './operation.js';
 import type { ServerServices } from './server-services.js';
 
 const ANONYMOUS = 'anonymous';
+// The operation recorded for a request that matched none.
+const UNKNOWN_ROUTE = 'unknownRoute';
 const SECRET_PREFIX = '/v1/secrets/{name}';
 
 /**
@@ -56,12 +58,14 @@ export function registerOperations(
       handler: (request, reply) => {
         const { name, verb, operation } = dispatch(request);
         if (!operation) {
-          return sendError(
-            reply,
+          return refuseUnknownRoute(
             new RotorError(
               'ERR_ROUTE_NOT_FOUND',
               `no ${method} action ${JSON.stringify(verb.slice(0, 32))} on secrets`,
             ),
+            request,
+            reply,
+            services,
           );
         }
         return run(operation, name, request, reply, services);
@@ -107,6 +111,48 @@ async function refuseUnhandled(
   services.metrics.observeRequest(operation.id, status, (performance.now() - started) / 1000);
 }
 
+/**
+ * A request for no route is audited like the others, under the token it
+ * carried when that token is live. Without one it also counts as a refused
+ * token: a scan of paths is held back by the same limit (whose 429s are not
+ * audited) instead of growing the trail.
+ */
+export async function refuseUnknownRoute(
+  error: RotorError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  services: ServerServices,
+): Promise<void> {
+  const started = performance.now();
+  const wait = services.limiter.retryAfter(request.ip);
+  if (wait > 0) return sendError(reply, rateLimited(wait));
+  const bearer = bearerOf(request);
+  const actor =
+    bearer === undefined
+      ? ANONYMOUS
+      : await services.tokens.authenticate(bearer).then(
+          (token) => token.id,
+          () => ANONYMOUS,
+        );
+  if (actor === ANONYMOUS) services.limiter.recordFailure(request.ip);
+  const status = errorStatus(error);
+  await services.store
+    .recordAudit(
+      {
+        actor,
+        action: 'api.request',
+        outcome: 'failure',
+        details: { operation: UNKNOWN_ROUTE, method: request.method, status },
+      },
+      null,
+    )
+    .catch((auditError: unknown) =>
+      services.logger.error({ err: auditError }, 'could not audit a refused request'),
+    );
+  sendError(reply, error);
+  services.metrics.observeRequest(UNKNOWN_ROUTE, status, (performance.now() - started) / 1000);
+}
+
 async function run(
   operation: Operation,
   name: string,
@@ -148,12 +194,7 @@ async function run(
 
 async function authenticate(request: FastifyRequest, services: ServerServices): Promise<TokenView> {
   const wait = services.limiter.retryAfter(request.ip);
-  if (wait > 0) {
-    throw new RotorError(
-      'ERR_RATE_LIMITED',
-      `too many refused tokens from this address; retry in ${wait}s`,
-    );
-  }
+  if (wait > 0) throw rateLimited(wait);
   const bearer = bearerOf(request);
   if (!bearer)
     throw new RotorError('ERR_UNAUTHENTICATED', 'missing token: send Authorization: Bearer TOKEN');
@@ -168,6 +209,13 @@ function cachedAuthentication(
   const bearer = bearerOf(request);
   if (bearer === undefined || services.limiter.retryAfter(request.ip) > 0) return undefined;
   return services.tokens.cachedAuthentication(bearer);
+}
+
+function rateLimited(waitSeconds: number): RotorError {
+  return new RotorError(
+    'ERR_RATE_LIMITED',
+    `too many refused tokens from this address; retry in ${waitSeconds}s`,
+  );
 }
 
 function bearerOf(request: FastifyRequest): string | undefined {

@@ -418,6 +418,58 @@ describe('limits', () => {
   });
 });
 
+describe('unknown routes', () => {
+  it('audits a request for no route, and holds back a scan of them without a token', async () => {
+    const scanned = await startTestServer({ authFailuresPerMinute: 3 });
+    try {
+      const adminId = scanned.adminToken.split('_')[1];
+      const send = (request: RawRequest) =>
+        apiRequest(scanned.url, { timeoutMs: 5_000, ...request });
+      // The newest `count` events, oldest first, before the listing request's own.
+      const newest = async (count: number) =>
+        (
+          (await send({ path: '/v1/audit?limit=1000', token: scanned.adminToken })).json as Array<{
+            actor: string;
+            action: string;
+            outcome: string;
+            details: unknown;
+          }>
+        ).slice(-count);
+
+      const noRoute = await send({ path: '/v1/nothing/here', token: scanned.adminToken });
+      expect(noRoute.status).toBe(404);
+      expect(apiError(noRoute)?.code).toBe('ERR_ROUTE_NOT_FOUND');
+      const noVerb = await send({
+        method: 'POST',
+        path: '/v1/secrets/prod/app:explode',
+        token: scanned.adminToken,
+      });
+      expect(noVerb.status).toBe(404);
+      expect(await newest(2)).toMatchObject([
+        { actor: adminId, details: { operation: 'unknownRoute', method: 'GET', status: 404 } },
+        {
+          actor: adminId,
+          action: 'api.request',
+          outcome: 'failure',
+          details: { operation: 'unknownRoute', method: 'POST', status: 404 },
+        },
+      ]);
+
+      for (let i = 0; i < 2; i++) expect((await send({ path: '/v1/nothing' })).status).toBe(404);
+      expect(await newest(2)).toMatchObject([
+        { actor: 'anonymous', details: { operation: 'unknownRoute', status: 404 } },
+        { actor: 'anonymous', details: { operation: 'unknownRoute', status: 404 } },
+      ]);
+      expect((await send({ path: '/v1/nothing' })).status).toBe(404);
+      const held = await send({ path: '/v1/nothing' });
+      expect(held.status).toBe(429);
+      expect(apiError(held)?.code).toBe('ERR_RATE_LIMITED');
+    } finally {
+      await scanned.close();
+    }
+  });
+});
+
 describe('audit verification', () => {
   it('walks the chain on the server and names an edited event', async () => {
     const intact = await expectStatus({ path: '/v1/audit/verify' }, 200);
