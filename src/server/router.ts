@@ -95,14 +95,7 @@ async function refuseUnhandled(
 ): Promise<void> {
   const started = performance.now();
   const status = errorStatus(error);
-  const bearer = bearerOf(request);
-  const actor =
-    bearer === undefined
-      ? ANONYMOUS
-      : await services.tokens.authenticate(bearer).then(
-          (token) => token.id,
-          () => ANONYMOUS,
-        );
+  const actor = await liveActor(request, services);
   const { audited } = checkName(operation, name);
   await auditRequest(services, operation, audited, actor, status).catch((auditError: unknown) =>
     services.logger.error({ err: auditError }, 'could not audit a refused request'),
@@ -126,14 +119,7 @@ export async function refuseUnknownRoute(
   const started = performance.now();
   const wait = services.limiter.retryAfter(request.ip);
   if (wait > 0) return sendError(reply, rateLimited(wait));
-  const bearer = bearerOf(request);
-  const actor =
-    bearer === undefined
-      ? ANONYMOUS
-      : await services.tokens.authenticate(bearer).then(
-          (token) => token.id,
-          () => ANONYMOUS,
-        );
+  const actor = await liveActor(request, services);
   if (actor === ANONYMOUS) services.limiter.recordFailure(request.ip);
   const status = errorStatus(error);
   await services.store
@@ -209,6 +195,16 @@ function cachedAuthentication(
   const bearer = bearerOf(request);
   if (bearer === undefined || services.limiter.retryAfter(request.ip) > 0) return undefined;
   return services.tokens.cachedAuthentication(bearer);
+}
+
+/** The id of the live token a request carries, or `anonymous`: who an audit event names. */
+async function liveActor(request: FastifyRequest, services: ServerServices): Promise<string> {
+  const bearer = bearerOf(request);
+  if (bearer === undefined) return ANONYMOUS;
+  return services.tokens.authenticate(bearer).then(
+    (token) => token.id,
+    () => ANONYMOUS,
+  );
 }
 
 function rateLimited(waitSeconds: number): RotorError {
