@@ -56,8 +56,9 @@ describe('OpenedValues', () => {
           .startsWith(`${i}:`),
       ).toBe(true);
     }
-    expect(opened.open(reread(sealed[0] as never), { ...binding, version: 1 }).reveal()).toMatch(
-      /^0:/,
-    );
+    // The first was evicted long ago: it is opened again, and still right.
+    const [first] = sealed;
+    if (!first) throw new Error('no sealed values');
+    expect(opened.open(reread(first), { ...binding, version: 1 }).reveal()).toMatch(/^0:/);
   });
 });
