@@ -239,7 +239,7 @@ try {
         loadGenerator:
           'autocannon 8 in a child process (its own event loop and core); both servers in the benchmark process, loaded one at a time',
         method:
-          "a warm-up per server, then `pairs` pairs of fixed-amount runs of about `durationSeconds` each, bare first in even pairs and Rotor first in odd ones; rps is 2xx responses over the time from the first request to the last response; ratio is the median of the pairs' Rotor/bare rps ratios; rps is the mean over runs, p50, p99 and CPU per request the median, worstP99 the worst run; auditEventsAdded counts the secret.read events of the benchmark secret appended during the Rotor runs",
+          "a warm-up per server, then fixed-amount runs of about `durationSeconds` each in turn, bare, Rotor, bare, ..., bare, with `pairs` Rotor runs; rps is 2xx responses over the time from the first request to the last response; each Rotor run's ratio is its rps over the mean rps of the bare runs on either side (pairRatios), and ratio is their median; rps is the mean over runs, p50, p99 and CPU per request the median, worstP99 the worst run; auditEventsAdded counts the secret.read events of the benchmark secret appended during the Rotor runs",
         rotor: rotorSummary,
         bare: bareSummary,
         ratio,

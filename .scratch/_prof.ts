@@ -1,0 +1,32 @@
+import { fork } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../src/engine/logger.js';
+import { startRotorServer } from '../src/server/rotor-server.js';
+import { initRotor } from '../src/service/open-rotor.js';
+import { resolveEnvironment } from '../src/service/rotor-environment.js';
+
+const home = mkdtempSync(join(tmpdir(), 'rotor-prof-'));
+const env = resolveEnvironment({ ROTOR_HOME: home });
+const { adminToken } = await initRotor(env);
+const rotor = await startRotorServer({ env, host: '127.0.0.1', port: 0, logger: createLogger('warn'), version: 'p', intervalMs: 5000, authFailuresPerMinute: 20 });
+const call = async (path: string, token: string, method: string, body?: unknown) => {
+  const r = await fetch(`${rotor.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  return r.json() as Promise<any>;
+};
+await call('/v1/secrets', adminToken.token, 'POST', { name: 'bench/api', type: 'api-key', value: 'x'.repeat(44) });
+const { token } = await call('/v1/tokens', adminToken.token, 'POST', { name: 'c', policy: [{ path: 'bench/**', capabilities: ['read'] }] });
+const loader = fork(fileURLToPath(new URL('../bench/api/load-generator.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
+const run = (s: number) => new Promise<any>((res) => { loader.once('message', res); loader.send({ url: `${rotor.url}/v1/secrets/bench/api:value`, headers: { authorization: `Bearer ${token}` }, connections: 50, durationSeconds: s }); });
+console.log('warm', (await run(3)).result.rps);
+console.log('PID', process.pid);
+if (process.env.WAITPERF) await new Promise((r) => setTimeout(r, 1500));
+const c0 = process.cpuUsage();
+const r = (await run(Number(process.env.SECS ?? 10))).result;
+const c = process.cpuUsage(c0);
+console.log('rps', r.rps.toFixed(0), 'cpu/req us', ((c.user + c.system) / r.requests).toFixed(1), 'user', (c.user / r.requests).toFixed(1), 'sys', (c.system / r.requests).toFixed(1));
+loader.kill();
+await rotor.close();
+process.exit(0);
