@@ -5,6 +5,7 @@ import type { RotationState } from '../core/rotation-state.js';
 import { appendAuditEvent } from './audit-append.js';
 import type { Db, StoreContext } from './kysely-db.js';
 import { enqueueSinkDeliveries, KyselySinkOutbox } from './kysely-sink-outbox.js';
+import { rotationInFlight, rotationInProgress } from './rotation-in-flight.js';
 import type {
   BeginRotation,
   DueCheck,
@@ -62,18 +63,10 @@ export class KyselyRotationStore implements RotationStore {
           `secret ${input.secret} has no previous version (its grace period is over)`,
         );
       }
-      const inFlight = await tx
-        .selectFrom('rotations')
-        .select(['id', 'kind', 'state'])
-        .where('secret_id', '=', secretId)
-        .where('finished_at', 'is', null)
-        .executeTakeFirst();
+      const inFlight = await rotationInFlight(tx, secretId);
       if (inFlight) {
         if (input.onlyIfDue) return undefined;
-        throw new RotorError(
-          'ERR_ROTATION_IN_PROGRESS',
-          `secret ${input.secret} already has ${inFlight.kind} ${inFlight.id} in flight (state ${inFlight.state}); wait for it or cancel it with \`rotor rotate ${input.secret} --cancel\``,
-        );
+        throw rotationInProgress(input.secret, inFlight);
       }
       const current = await stagedVersion(tx, secretId, 'current');
       const row = await tx

@@ -11,6 +11,7 @@ import { KyselyRotationStore } from './kysely-rotation-store.js';
 import { enqueueSinkDeliveries } from './kysely-sink-outbox.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import { pendingMigrations } from './migrate.js';
+import { rotationInFlight, rotationInProgress } from './rotation-in-flight.js';
 import type { RotationStore } from './rotation-store.js';
 import { toAuditEvent, toDate, toRotation, toSealed, toSecret, toVersion } from './row-mappers.js';
 import type {
@@ -198,12 +199,18 @@ export class KyselyStore implements Store {
 
   async deleteSecret(name: string, audit: AuditInput): Promise<void> {
     await this.#write(async (tx) => {
-      const deleted = await tx
-        .deleteFrom('secrets')
+      // Locked as a rotation's begin locks it: a rotation cannot start between the check and the delete.
+      const secret = await tx
+        .updateTable('secrets')
+        .set((eb) => ({ updated_at: eb.ref('updated_at') }))
         .where('name', '=', name)
-        .returning('last_version')
+        .returning('id')
         .executeTakeFirst();
-      if (!deleted) throw missingSecret(name);
+      if (!secret) throw missingSecret(name);
+      // Deleting would drop the rotation's row and leave its pending value applied on the target.
+      const inFlight = await rotationInFlight(tx, Number(secret.id));
+      if (inFlight) throw rotationInProgress(name, inFlight);
+      await tx.deleteFrom('secrets').where('id', '=', secret.id).execute();
       await this.#audit(tx, audit, name, null);
     });
   }

@@ -321,6 +321,40 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
     });
   });
 
+  it('refuses to delete a secret while a rotation is in flight, and deletes it once cancelled', async () => {
+    const name = await newSecret();
+    const lease = { owner: 'elsewhere:1:cc', ttlMs: 60_000 };
+    const begun = await store.rotations.begin(
+      { secret: name, kind: 'rotate', dryRun: false, onlyIfDue: false, lease },
+      { actor: 'test', action: 'rotation.started' },
+    );
+    await store.rotations.storePending(
+      begun?.id as number,
+      lease,
+      (version) =>
+        sealValue(
+          SecretValue.fromString('applied-pending'),
+          { secret: name, version },
+          keyring.current,
+        ),
+      { actor: 'test', action: 'rotation.pending_stored' },
+    );
+    const headBefore = await store.auditHead();
+    await expect(
+      store.deleteSecret(name, { actor: 'test', action: 'secret.delete' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_ROTATION_IN_PROGRESS',
+      message: `secret ${name} has rotate ${begun?.id} in flight (state pending_stored); wait for it or cancel it with \`rotor rotate ${name} --cancel\``,
+    });
+    expect(await stages(name)).toEqual(['2:pending:active', '1:current:active']);
+    expect((await store.rotations.inFlight(name))?.id).toBe(begun?.id);
+    expect((await store.auditHead()).seq).toBe(headBefore.seq);
+
+    expect((await engine().cancel(name, 'test')).result).toBe('cancelled');
+    await store.deleteSecret(name, { actor: 'test', action: 'secret.delete' });
+    expect(await store.getSecret(name)).toBeUndefined();
+  });
+
   it('defers a rotation that missed its window', async () => {
     const name = await newSecret({ schedule: '1h', window: '5m' });
     clock.advance(HOUR + 10 * 60_000);

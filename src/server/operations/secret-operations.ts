@@ -175,7 +175,7 @@ export function secretOperations({ secrets, events, streams }: ServerServices) {
       id: 'deleteSecret',
       method: 'DELETE',
       path: '/v1/secrets/{name}',
-      summary: 'Delete a secret and destroy all its versions',
+      summary: 'Delete a secret and destroy all its versions (409 while a rotation is in flight)',
       access: { scope: 'secret', capability: 'write' },
       status: 204,
       auditsItself: true,
