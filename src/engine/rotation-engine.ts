@@ -389,6 +389,7 @@ export class RotationEngine {
             valueHmac: valueFingerprint(this.#keyring, value.revealBytes()),
             ...(retiredEarly === undefined ? {} : { retiredEarly }),
           }),
+          retiredEarly,
         );
       }
       case 'apply':
@@ -445,7 +446,9 @@ export class RotationEngine {
 
   /**
    * Promotion will push a `previous` still in grace out of its stage, so it is
-   * revoked on the target now, inside this rotation (idempotent if resumed).
+   * revoked on the target now, inside this rotation (idempotent if resumed), and
+   * leaves its stage with the pending value's write: if this rotation then fails,
+   * the store does not keep calling valid a value the target no longer accepts.
    */
   async #retirePrevious(
     rotation: RotationRecord,

@@ -184,6 +184,7 @@ export class KyselyRotationStore implements RotationStore {
     lease: Lease,
     seal: Sealer | undefined,
     audit: AuditInput,
+    retiredEarly?: number,
   ): Promise<RotationRecord> {
     return this.#write(async (tx) => {
       const now = this.#now().getTime();
@@ -191,6 +192,15 @@ export class KyselyRotationStore implements RotationStore {
       let number: number;
       if (held.kind === 'rotate') {
         if (!seal) throw new TypeError('storePending: a rotate rotation needs a sealer');
+        if (retiredEarly !== undefined) {
+          await tx
+            .updateTable('versions')
+            .set({ stage: null, grace_until: null })
+            .where('secret_id', '=', held.secret_id)
+            .where('number', '=', retiredEarly)
+            .where('stage', '=', 'previous')
+            .execute();
+        }
         const secret = await tx
           .updateTable('secrets')
           .set((eb) => ({ last_version: eb('last_version', '+', 1) }))

@@ -69,12 +69,17 @@ export interface RotationStore {
     audit: AuditInput,
   ): Promise<RotationRecord | undefined>;
 
-  /** `rotate`: stores the new value as `pending`. `rollback`: stages `previous` as `pending`. */
+  /**
+   * `rotate`: stores the new value as `pending`. `rollback`: stages `previous` as `pending`.
+   * `retiredEarly` is a `previous` version already revoked on the target: it leaves
+   * its stage here, so the store never calls valid what the target refuses.
+   */
   storePending(
     id: number,
     lease: Lease,
     seal: Sealer | undefined,
     audit: AuditInput,
+    retiredEarly?: number,
   ): Promise<RotationRecord>;
   advance(
     id: number,

@@ -132,6 +132,35 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
     expect(await stages(name)).toEqual(['2:current:active', '1:-:active']);
   });
 
+  it('ends the grace of previous at once when an operator rotates during it, even if that rotation fails', async () => {
+    const name = await newSecret({ grace: '2h' });
+    const v1 = await value(name);
+    await engine().rotate(name, 'test');
+    const v2 = await value(name);
+    target.failing.add('verify');
+    const failed = await engine().rotate(name, 'test');
+    expect(failed.result).toBe('rolled_back');
+    // Revoked on the target, so no longer staged: verify and reads agree with what the target accepts.
+    expect(target.accepts(v1)).toBe(false);
+    expect(target.accepts(v2)).toBe(true);
+    expect(await stages(name)).toEqual(['3:-:discarded', '2:current:active', '1:-:active']);
+    expect(await secrets.verifyPresented(name, SecretValue.fromString(v1), 'test')).toEqual({
+      valid: false,
+      stage: null,
+      version: null,
+    });
+    await expect(secrets.reveal(name, { stage: 'previous' }, 'test')).rejects.toMatchObject({
+      code: 'ERR_VERSION_NOT_FOUND',
+    });
+    await expect(engine().rollback(name, 'test')).rejects.toMatchObject({
+      code: 'ERR_NO_PREVIOUS',
+    });
+    const pendingStored = (await store.auditEvents({ secret: name })).filter(
+      (e) => e.action === 'rotation.pending_stored',
+    );
+    expect(JSON.parse(pendingStored.at(-1)?.details ?? '{}')).toMatchObject({ retiredEarly: 1 });
+  });
+
   it('rolls back a value that fails verification, alerts, backs off, and never retries that value', async () => {
     const name = await newSecret();
     const v1 = await value(name);
