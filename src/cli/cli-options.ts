@@ -45,6 +45,7 @@ export interface PolicyFlags {
   readonly maxFailures?: number;
   readonly manual?: boolean;
   readonly checkEvery?: string;
+  readonly sinks?: unknown;
 }
 
 export function addPolicyOptions(command: Command): Command {
@@ -77,7 +78,25 @@ export function addPolicyOptions(command: Command): Command {
     .option(
       '--check-every <duration>',
       'how often run --once checks the current value on its target (default 1h)',
+    )
+    .option(
+      '--sinks <json>',
+      `where each new current version is published, replacing the list ('[]' for none): ${SINKS_EXAMPLE}`,
+      parseSinks,
     );
+}
+
+const SINKS_EXAMPLE = `'[{"type":"file","path":"/run/app/key","format":"env"}]'`;
+
+/** JSON syntax only: the policy's schema checks each sink and names the field at fault. */
+function parseSinks(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `expected a JSON list of sinks such as ${SINKS_EXAMPLE} (${(error as Error).message})`,
+    );
+  }
 }
 
 export function policyFromFlags(flags: PolicyFlags): Record<string, unknown> {
@@ -93,6 +112,7 @@ export function policyFromFlags(flags: PolicyFlags): Record<string, unknown> {
     'maxFailures',
     'manual',
     'checkEvery',
+    'sinks',
   ] as const;
   for (const key of copy) if (flags[key] !== undefined) policy[key] = flags[key];
   if (flags.blackout !== undefined) policy.blackout = flags.blackout.map(parseBlackout);

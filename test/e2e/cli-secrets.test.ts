@@ -583,6 +583,28 @@ describe.concurrent.each<{ store: StoreKind }>([{ store: 'sqlite' }, { store: 'p
         expect(generated).toMatch(/^rk_live_/);
       });
 
+      it('--sinks publishes each new current version to a file at the next run, and [] stops it', async () => {
+        const name = 'happy/sinked';
+        const file = join(home, 'sinked.env');
+        const sinks = JSON.stringify([{ type: 'file', path: file, format: 'env' }]);
+        const created = parseJson<CreatedJson>(
+          await rotor(['secret', 'create', name, '--type', 'random', '--sinks', sinks, '--json']),
+        );
+        expect(created.policy.sinks).toEqual([{ type: 'file', path: file, format: 'env' }]);
+        expect(await rotor(['run', '--once'])).toMatchObject({ code: 0 });
+        const first = (await rotor(['secret', 'get', name])).stdout.slice(0, -1);
+        expect(readFileSync(file, 'utf8')).toBe(`ROTOR_SECRET_VALUE='${first}'\n`);
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+
+        const cleared = parseJson<CreatedJson>(
+          await rotor(['secret', 'update', name, '--sinks', '[]', '--json']),
+        );
+        expect(cleared.policy.sinks).toEqual([]);
+        await rotor(['secret', 'put', name, '--value-stdin'], { stdin: 'second-value' });
+        expect(await rotor(['run', '--once'])).toMatchObject({ code: 0 });
+        expect(readFileSync(file, 'utf8')).toBe(`ROTOR_SECRET_VALUE='${first}'\n`);
+      });
+
       it('delete --yes removes the secret; get then fails with "does not exist"', async () => {
         const name = 'happy/delete-me';
         expect(await rotor(['secret', 'create', name, '--type', 'random'])).toMatchObject({
@@ -687,6 +709,24 @@ describe.concurrent.each<{ store: StoreKind }>([{ store: 'sqlite' }, { store: 'p
           args: ['secret', 'create', 'bad/new', '--type', 'nope'],
           code: 1,
           mentions: [/type/, /"nope"/, /api-key/],
+        },
+        {
+          title: '--sinks that is not JSON',
+          args: create('bad/new', '--sinks', '{nope'),
+          code: 2,
+          mentions: [/--sinks/, /expected a JSON list of sinks/],
+        },
+        {
+          title: '--sinks with a relative file path',
+          args: create('bad/new', '--sinks', '[{"type":"file","path":"out.env","format":"env"}]'),
+          code: 1,
+          mentions: [/sinks\.0\.path: expected an absolute file path/],
+        },
+        {
+          title: 'update --sinks with an unknown sink type',
+          args: ['secret', 'update', ref, '--sinks', '[{"type":"ftp"}]'],
+          code: 1,
+          mentions: [/sinks\.0\.type: expected a sink \{type: file \| exec \| webhook/, /"ftp"/],
         },
         {
           title: 'unknown flag',
