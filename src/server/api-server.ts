@@ -8,6 +8,7 @@ import { openApiDocument } from './openapi.js';
 import type { Operation } from './operation.js';
 import { auditOperations } from './operations/audit-operations.js';
 import { eventOperations } from './operations/event-operations.js';
+import { metricsOperations } from './operations/metrics-operations.js';
 import { rotationOperations } from './operations/rotation-operations.js';
 import { secretOperations } from './operations/secret-operations.js';
 import { tokenOperations } from './operations/token-operations.js';
@@ -28,6 +29,7 @@ export function apiOperations(services: ServerServices): Operation[] {
     ...tokenOperations(services),
     ...auditOperations(services),
     ...eventOperations(services),
+    ...metricsOperations(services),
   ];
 }
 
@@ -106,11 +108,6 @@ export async function createApiServer(
       return reply.code(503).send({ status: 'unavailable', store, reason: 'store unreachable' });
     }
   });
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', services.metrics.registry.contentType);
-    return services.metrics.registry.metrics();
-  });
-
   registerOperations(app, operations, services);
   return app;
 }

@@ -1,22 +1,20 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { SecretSummary } from '../core/secret.js';
 import type { RotationOutcome } from '../engine/rotation-engine.js';
 import type { Store } from '../store/store.js';
 
 /** Prometheus metrics of one server: rotations it drove, API latency, and the store's secrets at scrape time. */
 export class ServerMetrics {
-  readonly registry = new Registry();
+  readonly #registry = new Registry();
   readonly #store: Store;
   readonly #rotations: Counter<'type' | 'kind' | 'outcome'>;
   readonly #rotationSeconds: Histogram<'type'>;
   readonly #requestSeconds: Histogram<'operation' | 'status'>;
   readonly #requestSeries = new Map<string, { observe(seconds: number): void }>();
-  #pendingCensus: Promise<{ secrets: SecretSummary[]; now: number }> | undefined;
 
   constructor(store: Store) {
     this.#store = store;
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'rotor_' });
+    const registers = [this.#registry];
+    collectDefaultMetrics({ register: this.#registry, prefix: 'rotor_' });
     this.#rotations = new Counter({
       name: 'rotor_rotations_total',
       help: 'Rotations finished by this server, by secret type, kind and outcome',
@@ -37,63 +35,48 @@ export class ServerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers,
     });
-    // Gauges describing the store are computed when scraped, so every process sharing it
-    // agrees. prom-client collects all metrics of a scrape at once: one census serves the four.
-    const census = () => this.#census();
-    new Gauge({
+  }
+
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  /**
+   * The exposition of one scrape. Gauges describing the store are computed
+   * now, so every process sharing it agrees; series naming a secret are
+   * limited to those `visible` says the scraping token may list, while the
+   * counts cover every secret and name none.
+   */
+  async exposition(visible: (name: string) => boolean): Promise<string> {
+    const secrets = await this.#store.listSecrets();
+    const now = Date.now();
+    const scrape = new Registry();
+    const registers = [scrape];
+    const age = new Gauge({
       name: 'rotor_secret_age_seconds',
       help: 'Time since each secret last changed value (rotation or creation)',
       labelNames: ['name', 'type'],
       registers,
-      async collect() {
-        const { secrets, now } = await census();
-        this.reset();
-        for (const s of secrets) {
-          const changed = s.lastRotatedAt ?? s.createdAt;
-          this.set({ name: s.name, type: s.type }, (now - changed.getTime()) / 1000);
-        }
-      },
     });
-    new Gauge({
-      name: 'rotor_secrets_overdue',
-      help: 'Secrets whose scheduled rotation time has passed',
-      registers,
-      async collect() {
-        const { secrets, now } = await census();
-        this.set(
-          secrets.filter((s) => s.nextRotationAt !== null && s.nextRotationAt.getTime() < now)
-            .length,
-        );
-      },
-    });
-    new Gauge({
-      name: 'rotor_secrets_failing',
-      help: 'Secrets whose last rotation failed or that need attention',
-      registers,
-      async collect() {
-        const { secrets } = await census();
-        this.set(secrets.filter((s) => s.failureCount > 0 || s.state === 'needs-attention').length);
-      },
-    });
-    new Gauge({
-      name: 'rotor_secrets',
-      help: 'Secrets stored',
-      registers,
-      async collect() {
-        this.set((await census()).secrets.length);
-      },
-    });
-  }
-
-  /** The store's secrets at this scrape: read once, shared by the gauges collected together. */
-  #census(): Promise<{ secrets: SecretSummary[]; now: number }> {
-    this.#pendingCensus ??= this.#store
-      .listSecrets()
-      .then((secrets) => ({ secrets, now: Date.now() }))
-      .finally(() => {
-        this.#pendingCensus = undefined;
-      });
-    return this.#pendingCensus;
+    for (const s of secrets) {
+      if (!visible(s.name)) continue;
+      const changed = s.lastRotatedAt ?? s.createdAt;
+      age.set({ name: s.name, type: s.type }, (now - changed.getTime()) / 1000);
+    }
+    const count = (name: string, help: string, value: number) =>
+      new Gauge({ name, help, registers }).set(value);
+    count(
+      'rotor_secrets_overdue',
+      'Secrets whose scheduled rotation time has passed',
+      secrets.filter((s) => s.nextRotationAt !== null && s.nextRotationAt.getTime() < now).length,
+    );
+    count(
+      'rotor_secrets_failing',
+      'Secrets whose last rotation failed or that need attention',
+      secrets.filter((s) => s.failureCount > 0 || s.state === 'needs-attention').length,
+    );
+    count('rotor_secrets', 'Secrets stored', secrets.length);
+    return Registry.merge([this.#registry, scrape]).metrics();
   }
 
   async recordOutcome(outcome: RotationOutcome): Promise<void> {

@@ -183,6 +183,15 @@ const ROWS: Readonly<Record<string, Row>> = {
     status: 200,
     request: () => ({ path: '/v1/rotations' }),
   },
+  metrics: {
+    method: 'GET',
+    path: '/metrics',
+    access: { scope: 'filtered', capability: 'list' },
+    rule: 'anyone',
+    target: 'shared',
+    status: 200,
+    request: () => ({ path: '/metrics' }),
+  },
   streamEvents: {
     method: 'GET',
     path: '/v1/events',
@@ -526,10 +535,18 @@ describe('API authorisation, every operation × every capability', () => {
   });
 });
 
-/** A listing holds exactly what the token may list. */
+/** A listing, or the metrics' per-secret series, hold exactly what the token may list. */
 function checkFiltered(id: string, spec: TokenSpec, response: RawResponse): void {
-  if (id !== 'listSecrets' && id !== 'listRotations') return;
-  const names = (response.json as Array<{ name: string }>).map((item) => item.name);
+  let names: string[];
+  if (id === 'metrics') {
+    names = [...response.text.matchAll(/^rotor_secret_age_seconds\{name="([^"]+)"/gm)].map(
+      (match) => match[1] as string,
+    );
+  } else if (id === 'listSecrets' || id === 'listRotations') {
+    names = (response.json as Array<{ name: string }>).map((item) => item.name);
+  } else {
+    return;
+  }
   for (const name of names) expect(mayList(spec, name), `${spec.label} sees ${name}`).toBe(true);
   for (const name of [SHARED_NAME, ELSEWHERE_SECRET]) {
     if (mayList(spec, name)) expect(names, `${spec.label} misses ${name}`).toContain(name);

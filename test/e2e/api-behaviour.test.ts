@@ -538,7 +538,8 @@ describe('health, metrics and documentation', () => {
     ]);
     await server.location.query('update secrets set failure_count = 2 where name = ?', [failing]);
 
-    const response = await call({ path: '/metrics', token: undefined });
+    expect((await call({ path: '/metrics', token: undefined })).status).toBe(401);
+    const response = await call({ path: '/metrics' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const metrics = response.text;
@@ -563,6 +564,15 @@ describe('health, metrics and documentation', () => {
     ).toBeGreaterThanOrEqual(1);
     expect(metrics).toMatch(/^# TYPE rotor_rotation_duration_seconds histogram$/m);
     expect(metrics).toMatch(/^# TYPE rotor_api_request_duration_seconds histogram$/m);
+
+    // Series name secrets: a token sees those it may list, and the counts of all.
+    const scoped = (await createToken([{ path: name, capabilities: ['list'] }])).token;
+    const scopedMetrics = (await expectStatus({ path: '/metrics', token: scoped }, 200)).text;
+    const named = [...scopedMetrics.matchAll(/^rotor_secret_age_seconds\{name="([^"]+)"/gm)];
+    expect(named.map((match) => match[1])).toEqual([name]);
+    expect(Number(/^rotor_secrets (\S+)$/m.exec(scopedMetrics)?.[1])).toBe(
+      sample(/^rotor_secrets (\S+)$/m),
+    );
   });
 
   it('serves an OpenAPI 3 document with every operation of the table, and a page at /docs', async () => {

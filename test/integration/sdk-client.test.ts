@@ -55,7 +55,11 @@ async function rotate(name: string): Promise<number> {
 
 /** How many value reads the server answered with `status`, from its own /metrics. */
 async function valueRequests(status: number): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (
+    await fetch(`${server.url}/metrics`, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    })
+  ).text();
   const line = text
     .split('\n')
     .find((l) =>
