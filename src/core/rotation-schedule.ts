@@ -24,9 +24,9 @@ export function planNextRotation(policy: Policy, input: PlanInput): Date | null 
     input.from,
   );
   if (!scheduled) return null;
-  let at = scheduled.getTime() + Math.floor(input.random() * ms(policy.jitter));
+  let at = scheduled.getTime() + Math.floor(input.random() * ms(policy.jitter, 'jitter'));
   if (input.lastRotatedAt && policy.minInterval) {
-    at = Math.max(at, input.lastRotatedAt.getTime() + ms(policy.minInterval));
+    at = Math.max(at, input.lastRotatedAt.getTime() + ms(policy.minInterval, 'minInterval'));
   }
   return new Date(leaveBlackouts(policy, at));
 }
@@ -49,7 +49,7 @@ export function decideDue(
   graceUntil: Date | null = null,
 ): DueDecision {
   const t = now.getTime();
-  if (policy.window && t > dueAt.getTime() + ms(policy.window)) {
+  if (policy.window && t > dueAt.getTime() + ms(policy.window, 'window')) {
     return {
       action: 'defer',
       until: planNextRotation(policy, { from: now, lastRotatedAt, random }),
@@ -60,7 +60,7 @@ export function decideDue(
   if (blackoutEnd > t)
     return { action: 'defer', until: new Date(blackoutEnd), reason: 'inside a blackout period' };
   if (lastRotatedAt && policy.minInterval) {
-    const earliest = lastRotatedAt.getTime() + ms(policy.minInterval);
+    const earliest = lastRotatedAt.getTime() + ms(policy.minInterval, 'minInterval');
     if (earliest > t)
       return {
         action: 'defer',
@@ -92,7 +92,7 @@ export function retryDelayMs(failures: number, random: Random): number {
 function leaveBlackouts(policy: Policy, at: number): number {
   const periods = (policy.blackout ?? []).map((b, i) => ({
     schedule: parseSchedule(b.start, policy.timezone, `blackout.${i}.start`),
-    lengthMs: ms(b.duration),
+    lengthMs: ms(b.duration, `blackout.${i}.duration`),
   }));
   let t = at;
   for (let moved = true, rounds = 0; moved && rounds < 100; rounds++) {
@@ -109,6 +109,7 @@ function leaveBlackouts(policy: Policy, at: number): number {
   return t;
 }
 
-function ms(duration: string | undefined): number {
-  return duration ? parseDuration(duration, 'duration') : 0;
+/** A policy's duration field in milliseconds (0 when absent); a bad one is named by `field`. */
+function ms(duration: string | undefined, field: string): number {
+  return duration ? parseDuration(duration, field) : 0;
 }

@@ -4,6 +4,7 @@ import { isRotorError, RotorError } from '../core/errors.js';
 import { graceEndsAt } from '../core/policy.js';
 import type { Lease, RotationRecord } from '../core/rotation.js';
 import {
+  type DueDecision,
   decideDue,
   planNextRotation,
   type Random,
@@ -191,14 +192,25 @@ export class RotationEngine {
         const graceUntil =
           (await this.#store.listVersions(item.name)).find((v) => v.stage === 'previous')
             ?.graceUntil ?? null;
-        const decision = decideDue(
-          secret.policy,
-          item.nextRotationAt,
-          this.#now(),
-          secret.lastRotatedAt,
-          this.#random,
-          graceUntil,
-        );
+        const decision = this.#decideDue(secret, item.nextRotationAt, graceUntil);
+        if (decision.action === 'unschedulable') {
+          const moved = await this.#store.rotations.defer(item, null, {
+            actor,
+            action: 'rotation.deferred',
+            outcome: 'failure',
+            details: { reason: decision.reason, until: null },
+          });
+          if (!moved) continue;
+          deferred.push({ secret: item.name, reason: decision.reason });
+          await this.#alerter.alert({
+            secret: item.name,
+            rotation: 0,
+            step: 'schedule',
+            message: `not rotated: ${decision.reason}; it stays off schedule until its policy is updated`,
+            needsAttention: true,
+          });
+          continue;
+        }
         if (decision.action === 'defer') {
           const moved = await this.#store.rotations.defer(item, decision.until, {
             actor,
@@ -222,6 +234,31 @@ export class RotationEngine {
       published,
       checks: stopping() ? [] : await this.#runDueChecks(actor),
     };
+  }
+
+  /**
+   * The schedule's verdict on a due secret. A stored policy the schedule cannot
+   * follow (written by a newer Rotor, or by hand) takes that secret off the
+   * schedule, with an alert, instead of stopping the run for every other one.
+   */
+  #decideDue(
+    secret: SecretRecord,
+    dueAt: Date,
+    graceUntil: Date | null,
+  ): DueDecision | { action: 'unschedulable'; reason: string } {
+    try {
+      return decideDue(
+        secret.policy,
+        dueAt,
+        this.#now(),
+        secret.lastRotatedAt,
+        this.#random,
+        graceUntil,
+      );
+    } catch (error) {
+      if (!isRotorError(error) || error.code !== 'ERR_INVALID_POLICY') throw error;
+      return { action: 'unschedulable', reason: `its stored policy is invalid: ${error.message}` };
+    }
   }
 
   /** An operator's rotation publishes at once; whatever fails stays queued for the next run. */

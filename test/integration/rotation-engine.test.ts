@@ -395,6 +395,37 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
     );
   });
 
+  it('takes a secret whose stored policy is invalid off the schedule with an alert, and rotates the others', async () => {
+    const broken = await newSecret({ schedule: '1h' });
+    const sound = await newSecret({ schedule: '1h' });
+    const stored = (await store.getSecret(broken))?.policy;
+    // As a newer Rotor, or a hand edit, could have left it: the schedule cannot read `window`.
+    await location.query('update secrets set policy = ? where name = ?', [
+      JSON.stringify({ ...stored, window: 'soon' }),
+      broken,
+    ]);
+    clock.advance(HOUR + 1);
+    const summary = await engine().runOnce();
+    const ours = (name: string) =>
+      summary.outcomes.filter((o) => o.rotation.secretName === name).map((o) => o.result);
+    expect(ours(sound)).toEqual(['promoted']);
+    expect(ours(broken)).toEqual([]);
+    expect(summary.deferred).toContainEqual({
+      secret: broken,
+      reason: expect.stringMatching(/^its stored policy is invalid: window: expected a duration/),
+    });
+    expect(alerts.filter((a) => a.secret === broken)).toEqual([
+      expect.objectContaining({ step: 'schedule', needsAttention: true }),
+    ]);
+    expect((await store.getSecret(broken))?.nextRotationAt).toBeNull();
+    expect(await stages(broken)).toEqual(['1:current:active']);
+
+    await engine().runOnce();
+    expect(alerts.filter((a) => a.secret === broken)).toHaveLength(1);
+    const repaired = await secrets.update(broken, { policy: { window: '10m' } }, 'test');
+    expect(repaired.nextRotationAt).not.toBeNull();
+  });
+
   it('defers a due rotation that falls inside a blackout until the blackout ends', async () => {
     const name = await newSecret({ schedule: '1h' });
     // A daily 30-minute blackout starting on the hour two hours from now, in UTC.
