@@ -139,17 +139,17 @@ try {
     rotor: { url: rotorUrl, headers: { authorization: `Bearer ${token}` } },
   } as const;
   type Target = keyof typeof targets;
-  const load = (target: Target, amount?: number) =>
-    runLoad(loader, {
-      ...targets[target],
-      connections: options.connections,
-      durationSeconds: options.warmupSeconds,
-      amount,
-    });
+  const load = (target: Target, amount: number) =>
+    runLoad(loader, { ...targets[target], connections: options.connections, amount });
+  // Runs are a number of requests sized from the last rate: about `seconds` long.
+  const amountFor = (rps: number, seconds: number) =>
+    Math.max(options.connections, Math.round(rps * seconds));
 
   const estimate: Record<Target, number> = { bare: 0, rotor: 0 };
   for (const target of ['bare', 'rotor'] as const) {
-    estimate[target] = (await load(target)).rps;
+    // A short probe sizes the warm-up.
+    const probe = await load(target, options.connections * 10);
+    estimate[target] = (await load(target, amountFor(probe.rps, options.warmupSeconds))).rps;
     console.log(`warm-up ${target}: ${estimate[target].toFixed(0)} req/s`);
   }
 
@@ -157,15 +157,10 @@ try {
     LoadResult & { target: Target; cpuUsPerRequest: number; auditEvents?: number }
   > = [];
   const measure = async (target: Target) => {
-    // A fixed number of requests, sized from the last rate, ends with every
-    // request answered: the audit count can then be compared exactly.
-    const amount = Math.max(
-      options.connections,
-      Math.round(estimate[target] * options.durationSeconds),
-    );
+    // Every run ends with every request answered: the audit count can be compared exactly.
     const before = (await auditView.auditHead()).seq;
     const cpuBefore = process.cpuUsage();
-    const result = await load(target, amount);
+    const result = await load(target, amountFor(estimate[target], options.durationSeconds));
     const cpu = process.cpuUsage(cpuBefore);
     // Read events of the benchmark's secret only: the scheduler may append its own meanwhile.
     const auditEvents = target === 'rotor' ? await countReads(auditView, before) : undefined;
@@ -239,7 +234,7 @@ try {
         loadGenerator:
           'autocannon 8 in a child process (its own event loop and core); both servers in the benchmark process, loaded one at a time',
         method:
-          "a warm-up per server, then fixed-amount runs of about `durationSeconds` each in turn, bare, Rotor, bare, ..., bare, with `pairs` Rotor runs; rps is 2xx responses over the time from the first request to the last response; each Rotor run's ratio is its rps over the mean rps of the bare runs on either side (pairRatios), and ratio is their median; rps is the mean over runs, p50, p99 and CPU per request the median, worstP99 the worst run; auditEventsAdded counts the secret.read events of the benchmark secret appended during the Rotor runs",
+          "a probe and a warm-up per server, then fixed-amount runs of about `durationSeconds` each in turn, bare, Rotor, bare, ..., bare, with `pairs` Rotor runs; rps is 2xx responses over the time from the first request to the last response; each Rotor run's ratio is its rps over the mean rps of the bare runs on either side (pairRatios), and ratio is their median; rps is the mean over runs, p50, p99 and CPU per request the median, worstP99 the worst run; auditEventsAdded counts the secret.read events of the benchmark secret appended during the Rotor runs",
         rotor: rotorSummary,
         bare: bareSummary,
         ratio,
@@ -253,7 +248,12 @@ try {
       2,
     )}\n`,
   );
-  if (!everyReadAudited || rotorSummary.non2xx > 0 || rotorSummary.errors > 0) process.exitCode = 1;
+  if (!everyReadAudited || rotorSummary.non2xx > 0 || rotorSummary.errors > 0) {
+    console.error(
+      `bench:api: Rotor answered ${rotorSummary.successfulReads} reads with ${rotorSummary.auditEventsAdded} audit events, ${rotorSummary.non2xx} non-2xx responses and ${rotorSummary.errors} errors`,
+    );
+    process.exitCode = 1;
+  }
 } finally {
   loader.kill();
   await bare.close();

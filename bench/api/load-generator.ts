@@ -10,9 +10,11 @@ export interface LoadRequest {
   readonly url: string;
   readonly connections: number;
   readonly headers: Record<string, string>;
-  /** A fixed number of requests (every one answered), or a time-boxed run when absent. */
-  readonly amount?: number;
-  readonly durationSeconds: number;
+  /**
+   * A fixed number of requests, every one answered: a run cut at a deadline
+   * would leave requests in flight, whose audit events would land in the next run.
+   */
+  readonly amount: number;
 }
 
 export interface LoadResult {
@@ -40,9 +42,7 @@ function load(request: LoadRequest): Promise<LoadResult> {
         url: request.url,
         connections: request.connections,
         headers: request.headers,
-        ...(request.amount === undefined
-          ? { duration: request.durationSeconds }
-          : { amount: request.amount }),
+        amount: request.amount,
       },
       (error, result) => {
         if (error) return reject(error);

@@ -62,6 +62,22 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
   const stages = async (name: string) =>
     (await store.listVersions(name)).map((v) => `${v.number}:${v.stage ?? '-'}:${v.state}`);
 
+  /** A rotation another process began and left with its value stored as pending. */
+  const pendingElsewhere = async (name: string) => {
+    const lease = { owner: 'elsewhere:1:bb', ttlMs: 60_000 };
+    const begun = await store.rotations.begin(
+      { secret: name, kind: 'rotate', dryRun: false, onlyIfDue: false, lease },
+      { actor: 'test', action: 'rotation.started' },
+    );
+    return store.rotations.storePending(
+      begun?.id as number,
+      lease,
+      (version) =>
+        sealValue(SecretValue.fromString('never-used'), { secret: name, version }, keyring.current),
+      { actor: 'test', action: 'rotation.pending_stored' },
+    );
+  };
+
   beforeAll(async () => {
     location = await createStoreLocation(dialect, 'engine');
     clock = new TestClock();
@@ -329,18 +345,7 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
 
   it('cancels a rotation in flight: rolled back, nothing pending, not a failure', async () => {
     const name = await newSecret();
-    const lease = { owner: 'elsewhere:1:bb', ttlMs: 60_000 };
-    const begun = await store.rotations.begin(
-      { secret: name, kind: 'rotate', dryRun: false, onlyIfDue: false, lease },
-      { actor: 'test', action: 'rotation.started' },
-    );
-    await store.rotations.storePending(
-      begun?.id as number,
-      lease,
-      (version) =>
-        sealValue(SecretValue.fromString('never-used'), { secret: name, version }, keyring.current),
-      { actor: 'test', action: 'rotation.pending_stored' },
-    );
+    await pendingElsewhere(name);
     const outcome = await engine().cancel(name, 'test');
     expect(outcome.result).toBe('cancelled');
     expect(await stages(name)).toEqual(['2:-:discarded', '1:current:active']);
@@ -352,31 +357,16 @@ describe.each(STORE_DIALECTS)('rotation engine on %s', (dialect) => {
 
   it('refuses to delete a secret while a rotation is in flight, and deletes it once cancelled', async () => {
     const name = await newSecret();
-    const lease = { owner: 'elsewhere:1:cc', ttlMs: 60_000 };
-    const begun = await store.rotations.begin(
-      { secret: name, kind: 'rotate', dryRun: false, onlyIfDue: false, lease },
-      { actor: 'test', action: 'rotation.started' },
-    );
-    await store.rotations.storePending(
-      begun?.id as number,
-      lease,
-      (version) =>
-        sealValue(
-          SecretValue.fromString('applied-pending'),
-          { secret: name, version },
-          keyring.current,
-        ),
-      { actor: 'test', action: 'rotation.pending_stored' },
-    );
+    const begun = await pendingElsewhere(name);
     const headBefore = await store.auditHead();
     await expect(
       store.deleteSecret(name, { actor: 'test', action: 'secret.delete' }),
     ).rejects.toMatchObject({
       code: 'ERR_ROTATION_IN_PROGRESS',
-      message: `secret ${name} has rotate ${begun?.id} in flight (state pending_stored); wait for it or cancel it with \`rotor rotate ${name} --cancel\``,
+      message: `secret ${name} has rotate ${begun.id} in flight (state pending_stored); wait for it or cancel it with \`rotor rotate ${name} --cancel\``,
     });
     expect(await stages(name)).toEqual(['2:pending:active', '1:current:active']);
-    expect((await store.rotations.inFlight(name))?.id).toBe(begun?.id);
+    expect((await store.rotations.inFlight(name))?.id).toBe(begun.id);
     expect((await store.auditHead()).seq).toBe(headBefore.seq);
 
     expect((await engine().cancel(name, 'test')).result).toBe('cancelled');
