@@ -40,6 +40,9 @@ const BATCH = 100;
 const CLAIM_MS = 120_000;
 const RETRY_BASE_MS = 30_000;
 const RETRY_CAP_MS = 3_600_000;
+/** Finished deliveries stay this long for inspection; the audit trail keeps their outcome for good. */
+const FINISHED_KEPT_MS = 7 * 86_400_000;
+const PRUNE_BATCH = 1_000;
 
 /**
  * Drains the sink outbox: publishes each queued delivery whose version is
@@ -61,14 +64,22 @@ export class SinkPublisher {
     this.#random = options.random ?? Math.random;
   }
 
-  /** Makes every due delivery (of one secret when `secret` is given); a failed sink never throws. */
+  /**
+   * Makes every due delivery (of one secret when `secret` is given); a failed sink never throws.
+   * A drain of every secret also deletes deliveries finished more than a week ago, a batch at a time.
+   */
   async drain(actor: Actor, secret?: string): Promise<SinkPublication[]> {
     const outbox = this.#store.rotations.outbox;
     const publications: SinkPublication[] = [];
     const seen = new Set<number>();
     for (;;) {
       const due = (await outbox.due(this.#now(), BATCH, secret)).filter((d) => !seen.has(d.id));
-      if (due.length === 0) return publications;
+      if (due.length === 0) {
+        if (secret === undefined) {
+          await outbox.prune(new Date(this.#now().getTime() - FINISHED_KEPT_MS), PRUNE_BATCH);
+        }
+        return publications;
+      }
       for (const delivery of due) {
         seen.add(delivery.id);
         const until = new Date(this.#now().getTime() + CLAIM_MS);

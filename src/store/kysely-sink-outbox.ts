@@ -134,6 +134,27 @@ export class KyselySinkOutbox implements SinkOutbox {
     return rows.map(toDelivery);
   }
 
+  async prune(before: Date, limit: number): Promise<number> {
+    const result = await this.#write(
+      (tx) =>
+        tx
+          .deleteFrom('sink_deliveries')
+          .where(
+            'id',
+            'in',
+            tx
+              .selectFrom('sink_deliveries')
+              .select('id')
+              .where('delivered_at', 'is not', null)
+              .where('delivered_at', '<', before.getTime())
+              .limit(limit),
+          )
+          .executeTakeFirst(),
+      'replayable',
+    );
+    return Number(result.numDeletedRows);
+  }
+
   #select(db: Db) {
     return db
       .selectFrom('sink_deliveries as d')

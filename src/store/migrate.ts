@@ -3,6 +3,7 @@ import { RotorError } from '../core/errors.js';
 import { initialMigration } from './migrations/0001-initial.js';
 import { driftChecksMigration } from './migrations/0002-drift-checks.js';
 import { sinkOutboxMigration } from './migrations/0003-sink-outbox.js';
+import { sinkDeliveryRetentionMigration } from './migrations/0004-sink-delivery-retention.js';
 import type { StoreDialect } from './store.js';
 
 /** Versioned schema changes, applied in name order, each at most once. */
@@ -11,6 +12,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0001-initial': initialMigration(dialect),
     '0002-drift-checks': driftChecksMigration(),
     '0003-sink-outbox': sinkOutboxMigration(dialect),
+    '0004-sink-delivery-retention': sinkDeliveryRetentionMigration(),
   };
 }
 

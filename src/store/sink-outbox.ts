@@ -40,4 +40,9 @@ export interface SinkOutbox {
   fail(id: number, error: string, retryAt: Date, audit: AuditInput): Promise<void>;
   /** A secret's deliveries, newest first. */
   list(secret: string, limit?: number): Promise<SinkDeliveryRecord[]>;
+  /**
+   * Deletes up to `limit` deliveries that finished before `before`; how many.
+   * Their outcome stays in the audit trail; unfinished ones are never deleted.
+   */
+  prune(before: Date, limit: number): Promise<number>;
 }

@@ -28,6 +28,7 @@ import {
 
 const keyring = testKeyring();
 const MINUTE = 60_000;
+const DAY = 86_400_000;
 
 class TestClock {
   #ms = Date.parse('2026-06-01T00:00:00Z');
@@ -480,5 +481,31 @@ describe.each(STORE_DIALECTS)('sinks on %s', (dialect) => {
       ),
       expect.stringMatching(/command \/nonexistent\/rotor-hook not found/),
     ]);
+  });
+
+  it('deletes deliveries a week after they finished, never one still to make, and keeps their audit events', async () => {
+    const closed = await closedPort();
+    const name = await newSecret([
+      { type: 'file', path: join(workDir(), 'kept'), format: 'raw' },
+      { type: 'webhook', url: `http://127.0.0.1:${closed}/unreachable` },
+    ]);
+    await publishedFor(name);
+    const rows = async () =>
+      (await store.rotations.outbox.list(name)).map((d) => [d.sinkIndex, d.outcome]);
+    const both = [
+      [1, null],
+      [0, 'delivered'],
+    ];
+    expect(await rows()).toEqual(both);
+    clock.advance(6 * DAY);
+    await publishedFor(name);
+    expect(await rows()).toEqual(both);
+    clock.advance(DAY + MINUTE);
+    await publishedFor(name);
+    // The webhook's delivery, still failing, is older still and stays queued.
+    expect(await rows()).toEqual([[1, null]]);
+    const actions = (await store.auditEvents({ secret: name })).map((e) => e.action);
+    expect(actions.filter((a) => a === 'sink.delivered')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'sink.failed').length).toBeGreaterThanOrEqual(3);
   });
 });
