@@ -75,6 +75,20 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/** Every column of `audit_events`, in table order: for SQL written without the query builder. */
+export const AUDIT_EVENT_COLUMNS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'secret',
+  'version',
+  'outcome',
+  'details',
+  'prev_hash',
+  'hash',
+] as const satisfies ReadonlyArray<keyof AuditEventsTable>;
+
 export interface AuditHeadTable {
   id: number;
   seq: number;

@@ -2,7 +2,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import type { Selectable } from 'kysely';
 import { type AuditEventRow, chainedAuditRows, lastHash, missingHead } from './audit-append.js';
 import type { AuditBatchTransaction, RunAuditBatch } from './audit-batch.js';
-import type { VersionsTable } from './schema.js';
+import { AUDIT_EVENT_COLUMNS, type VersionsTable } from './schema.js';
 import { missingSecret, missingVersion, sealedVersionOf } from './version-reads.js';
 
 export interface SqliteAuditBatchOptions {
@@ -15,18 +15,6 @@ export interface SqliteAuditBatchOptions {
   readonly flush: () => Promise<void>;
 }
 
-const EVENT_COLUMNS = [
-  'seq',
-  'at',
-  'actor',
-  'action',
-  'secret',
-  'version',
-  'outcome',
-  'details',
-  'prev_hash',
-  'hash',
-] as const satisfies ReadonlyArray<keyof AuditEventRow>;
 // Descending, ending with 1: any number of rows is a sum of these.
 const INSERT_CHUNKS = [64, 16, 4, 1];
 
@@ -69,13 +57,15 @@ export function sqliteAuditBatch(options: SqliteAuditBatchOptions): RunAuditBatc
       for (; rows.length - at >= size; at += size) {
         let insert = inserts.get(size);
         if (!insert) {
-          const tuple = `(${EVENT_COLUMNS.map(() => '?').join(', ')})`;
+          const tuple = `(${AUDIT_EVENT_COLUMNS.map(() => '?').join(', ')})`;
           insert = connection.prepare(
-            `insert into audit_events (${EVENT_COLUMNS.join(', ')}) values ${Array(size).fill(tuple).join(', ')}`,
+            `insert into audit_events (${AUDIT_EVENT_COLUMNS.join(', ')}) values ${Array(size).fill(tuple).join(', ')}`,
           );
           inserts.set(size, insert);
         }
-        insert.run(rows.slice(at, at + size).flatMap((row) => EVENT_COLUMNS.map((c) => row[c])));
+        insert.run(
+          rows.slice(at, at + size).flatMap((row) => AUDIT_EVENT_COLUMNS.map((c) => row[c])),
+        );
       }
     }
   };

@@ -4,6 +4,7 @@ import { verifyAudit } from '../../src/service/audit-service.js';
 import { openRotor } from '../../src/service/open-rotor.js';
 import { resolveEnvironment } from '../../src/service/rotor-environment.js';
 import { SecretService } from '../../src/service/secret-service.js';
+import { AUDIT_EVENT_COLUMNS } from '../../src/store/schema.js';
 import type { AuditQuery, StoreDialect } from '../../src/store/store.js';
 import {
   type AuditTailEntry,
@@ -42,19 +43,6 @@ interface HeadRow {
   hash: string;
 }
 
-const COLUMNS = [
-  'seq',
-  'at',
-  'actor',
-  'action',
-  'secret',
-  'version',
-  'outcome',
-  'details',
-  'prev_hash',
-  'hash',
-] as const;
-
 /** The single stderr line of a broken chain, which must name `seq` as the first broken event. */
 function expectBrokenAt(result: CliResult, seq: number): void {
   expect(result.code, describeResult(result)).toBe(1);
@@ -92,8 +80,8 @@ describe.concurrent.each<StoreDialect>(STORE_DIALECTS)('audit trail (%s store)',
     await query('delete from audit_events');
     for (const event of intact.events) {
       await query(
-        `insert into audit_events (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
-        COLUMNS.map((c) => event[c]),
+        `insert into audit_events (${AUDIT_EVENT_COLUMNS.join(', ')}) values (${AUDIT_EVENT_COLUMNS.map(() => '?').join(', ')})`,
+        AUDIT_EVENT_COLUMNS.map((c) => event[c]),
       );
     }
     await query('update audit_head set seq = ?, hash = ? where id = 1', [
